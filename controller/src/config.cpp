@@ -1,0 +1,2 @@
+// STUB
+#include "presence/controller/config.hpp"

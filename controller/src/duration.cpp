@@ -1,0 +1,2 @@
+// STUB
+#include "presence/controller/duration.hpp"

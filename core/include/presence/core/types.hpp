@@ -1,0 +1,134 @@
+#pragma once
+// Domain values of the presence engine. Plain data, no protobuf: the wire library maps these to
+// and from presence.v1 messages, so the engine stays free of I/O and serialisation concerns.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace presence::core {
+
+// The engine's single clock. The controller feeds it a monotonic clock anchored to the wall clock
+// at process start, so deadlines are meaningful wall-clock instants (they are published and
+// survive restarts) yet never jump backwards within one run. Tests feed a fake clock.
+using duration = std::chrono::milliseconds;
+using time_point = std::chrono::sys_time<duration>;
+
+// What other members see of a user.
+struct profile {
+    std::string display_name;
+    std::string avatar_url;
+    std::string status_text;
+
+    bool empty() const { return display_name.empty() && avatar_url.empty() && status_text.empty(); }
+    friend bool operator==(const profile&, const profile&) = default;
+};
+
+// Identifies one connection endpoint of a user: the MQTT username and client id.
+struct device_key {
+    std::string user_id;
+    std::string device_id;
+
+    friend bool operator==(const device_key&, const device_key&) = default;
+    friend auto operator<=>(const device_key&, const device_key&) = default;
+};
+
+// Whether a device's connection is believed live or lost (reconnecting until its deadline).
+enum class device_state : std::uint8_t { live, reconnecting };
+
+// How a member appears on the party screen.
+enum class member_state : std::uint8_t { present, reconnecting };
+
+// Why a member left a party.
+enum class leave_reason : std::uint8_t { explicit_leave, timeout, sign_out };
+
+// What a party event reports.
+enum class event_kind : std::uint8_t { joined, left, reconnecting, back, updated };
+
+// One device as published in snapshots and user presence.
+struct device_view {
+    std::string device_id;
+    device_state state = device_state::live;
+    time_point reconnect_deadline{};  // meaningful only while reconnecting
+    std::string session_id;
+
+    friend bool operator==(const device_view&, const device_view&) = default;
+};
+
+// One member of a party as published.
+struct member_view {
+    std::string user_id;
+    member_state state = member_state::present;
+    core::profile profile;
+    time_point reconnect_deadline{};  // meaningful only while reconnecting: the latest device deadline
+    time_point joined_at{};
+    std::vector<device_view> devices;  // sorted by device_id
+
+    friend bool operator==(const member_view&, const member_view&) = default;
+};
+
+// The full member list of a party; what party/<id>/members carries.
+struct party_snapshot {
+    std::string party_id;
+    std::uint64_t revision = 0;
+    time_point updated_at{};
+    std::vector<member_view> members;  // in join order (joined_at, then user_id)
+
+    friend bool operator==(const party_snapshot&, const party_snapshot&) = default;
+};
+
+// One change of a party; what party/<id>/events carries.
+struct party_event {
+    std::string party_id;
+    std::uint64_t revision = 0;
+    event_kind kind = event_kind::joined;
+    leave_reason reason = leave_reason::explicit_leave;  // meaningful only for left
+    member_view member;
+    time_point at{};
+
+    friend bool operator==(const party_event&, const party_event&) = default;
+};
+
+// User-level presence; what presence/user/<id> carries.
+struct user_presence {
+    std::string user_id;
+    bool online = false;
+    time_point last_seen{};
+    core::profile profile;
+    std::vector<device_view> devices;   // sorted by device_id
+    std::vector<std::string> parties;   // sorted
+
+    friend bool operator==(const user_presence&, const user_presence&) = default;
+};
+
+// Effects the host must perform, in order. Snapshots of a party are emitted before its events.
+struct publish_snapshot {
+    party_snapshot snapshot;
+};
+struct clear_snapshot {
+    std::string party_id;  // the party emptied: remove its retained snapshot
+};
+struct publish_event {
+    party_event event;
+};
+struct publish_user {
+    user_presence user;
+};
+using effect = std::variant<publish_snapshot, clear_snapshot, publish_event, publish_user>;
+
+// What an input did to the state. Every value except applied means "nothing changed".
+enum class outcome : std::uint8_t {
+    applied,       // state changed and effects were queued
+    duplicate,     // already in that state (a repeated message); nothing changed
+    stale,         // refers to an older session than the current one; ignored
+    unknown,       // refers to a device or membership the engine does not hold; ignored
+};
+
+// A short lowercase name for logs and metrics labels.
+const char* to_string(outcome o);
+const char* to_string(event_kind k);
+const char* to_string(leave_reason r);
+
+}  // namespace presence::core

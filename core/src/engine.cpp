@@ -1,0 +1,2 @@
+// STUB: replaced by the engine implementation.
+#include "presence/core/engine.hpp"

@@ -1,0 +1,108 @@
+#pragma once
+// The wire layer: topic grammar, identifier rules, payload codecs (protobuf and its JSON twin),
+// and the mapping between MQTT messages and engine inputs and effects. The controller and the
+// simulation both go through it, so the simulation exercises the real codec.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "presence/core/engine.hpp"
+#include "presence/core/types.hpp"
+
+namespace presence::wire {
+
+// Why an inbound message was rejected. Each value is a metrics label and a log reason.
+enum class error {
+    ok = 0,
+    bad_topic,          // not one of the inbound topic shapes
+    bad_identifier,     // a user, device or party id outside 1-64 of [A-Za-z0-9._-]
+    payload_too_large,  // over max_payload_bytes
+    bad_payload,        // neither valid protobuf nor valid JSON for the topic's message
+    bad_session_id,     // session_id longer than 128 bytes or with control characters
+    bad_profile,        // a profile field over its limit
+};
+const std::error_category& error_category();
+std::error_code make_error_code(error e);
+// A short lowercase name ("bad_payload"), for counters and log lines.
+const char* to_string(error e);
+
+// Identifier rule of protocol v1: 1-64 characters of [A-Za-z0-9._-].
+bool valid_identifier(std::string_view id);
+
+// The inbound message kinds, one per inbound topic shape.
+enum class inbound_kind { connect, will, disconnect, profile, join, leave };
+const char* to_string(inbound_kind k);
+
+// A decoded inbound message: the topic's identifiers plus the payload's fields.
+struct inbound {
+    inbound_kind kind = inbound_kind::connect;
+    std::string party_id;  // join and leave only
+    core::device_key device;
+    std::string session_id;
+    core::profile profile;  // connect and profile only
+};
+
+// Limits applied while decoding.
+struct limits {
+    std::size_t max_payload_bytes = 16 * 1024;
+};
+
+// Parses and validates topic and payload. A payload whose first non-blank byte is '{' is parsed
+// as JSON (proto field names, unknown fields rejected); anything else as binary protobuf; an
+// empty payload is the empty message. On error `out` is unspecified.
+std::error_code decode_inbound(std::string_view topic, std::string_view payload, inbound& out,
+                               const limits& lim = {});
+
+// Feeds a decoded message to the engine.
+core::outcome apply(core::engine& engine, const inbound& msg, core::time_point now);
+
+// The MQTT subscriptions (QoS 1) that carry every inbound message.
+const std::vector<std::string>& inbound_subscriptions();
+
+// Outbound topics.
+std::string members_topic(std::string_view party_id);       // party/<p>/members
+std::string events_topic(std::string_view party_id);        // party/<p>/events
+std::string user_topic(std::string_view user_id);           // presence/user/<u>
+inline constexpr std::string_view json_suffix = "/json";    // appended for the JSON twin
+// Subscriptions that return every retained snapshot and user record, for restore().
+inline constexpr std::string_view snapshot_subscription = "party/+/members";
+inline constexpr std::string_view user_subscription = "presence/user/+";
+
+// One MQTT publish the host must perform.
+struct outbound {
+    std::string topic;
+    std::string payload;  // empty with retained=true clears the retained message
+    bool retained = false;
+};
+
+// Turns one engine effect into MQTT publishes: the protobuf message and its JSON twin.
+void render(const core::effect& effect, std::vector<outbound>& out);
+
+// Encoders and decoders of the outbound messages (binary protobuf; JSON with proto field names).
+std::string encode(const core::party_snapshot& s);
+std::string encode_json(const core::party_snapshot& s);
+std::string encode(const core::party_event& e);
+std::string encode_json(const core::party_event& e);
+std::string encode(const core::user_presence& u);
+std::string encode_json(const core::user_presence& u);
+std::error_code decode(std::string_view payload, core::party_snapshot& out);
+std::error_code decode(std::string_view payload, core::user_presence& out);
+std::error_code decode(std::string_view payload, core::party_event& out);
+
+// Encoders of inbound payloads, for clients, tools, tests and the simulation.
+std::string encode_connect(std::string_view session_id, const core::profile& profile);
+std::string encode_will(std::string_view session_id);
+std::string encode_session(std::string_view session_id);  // Join, Leave and Disconnect alike
+std::string encode_profile(const core::profile& profile);
+
+// Inbound topics, for clients, tools, tests and the simulation.
+std::string inbound_topic(inbound_kind kind, const core::device_key& device,
+                          std::string_view party_id = {});
+
+}  // namespace presence::wire
+
+template <>
+struct std::is_error_code_enum<presence::wire::error> : std::true_type {};

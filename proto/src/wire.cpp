@@ -1,0 +1,2 @@
+// STUB
+#include "presence/wire/wire.hpp"
