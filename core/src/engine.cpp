@@ -1,2 +1,95 @@
-// STUB: replaced by the engine implementation.
 #include "presence/core/engine.hpp"
+
+#include "assert.hpp"
+#include "state.hpp"
+
+namespace presence::core {
+
+engine::engine(engine_config config) : state_(std::make_unique<state>(config)) {}
+engine::~engine() = default;
+engine::engine(engine&&) noexcept = default;
+engine& engine::operator=(engine&&) noexcept = default;
+
+outcome engine::on_connect(const device_key& device, std::string_view session_id,
+                           const core::profile& prof, time_point now) {
+    return state_->on_connect(device, session_id, prof, now);
+}
+
+outcome engine::on_will(const device_key& device, std::string_view session_id, time_point now) {
+    return state_->on_will(device, session_id, now);
+}
+
+outcome engine::on_disconnect(const device_key& device, std::string_view session_id,
+                              time_point now) {
+    return state_->on_disconnect(device, session_id, now);
+}
+
+outcome engine::on_join(std::string_view party_id, const device_key& device,
+                        std::string_view session_id, time_point now) {
+    return state_->on_join(party_id, device, session_id, now);
+}
+
+outcome engine::on_leave(std::string_view party_id, const device_key& device,
+                         std::string_view session_id, time_point now) {
+    return state_->on_leave(party_id, device, session_id, now);
+}
+
+outcome engine::on_profile(const device_key& device, const core::profile& prof,
+                           time_point now) {
+    return state_->on_profile(device, prof, now);
+}
+
+void engine::tick(time_point now) { state_->tick(now); }
+
+std::optional<time_point> engine::next_deadline() const {
+    if (state_->timers_.empty()) return std::nullopt;
+    return state_->timers_.begin()->first.first;
+}
+
+void engine::restore(const user_presence& user) { state_->restore(user); }
+
+void engine::restore(const party_snapshot& snapshot) { state_->restore(snapshot); }
+
+std::vector<effect> engine::take_effects() { return std::exchange(state_->effects_, {}); }
+
+std::optional<party_snapshot> engine::snapshot(std::string_view party_id) const {
+    auto party = state_->parties_.find(party_id);
+    if (party == state_->parties_.end()) return std::nullopt;
+    return state_->view_of(party_id, party->second);
+}
+
+std::optional<user_presence> engine::user(std::string_view user_id) const {
+    auto user = state_->users_.find(user_id);
+    if (user == state_->users_.end()) return std::nullopt;
+    return state_->view_of(user_id, user->second);
+}
+
+std::vector<std::string> engine::party_ids() const {
+    std::vector<std::string> ids;
+    ids.reserve(state_->parties_.size());
+    for (const auto& [party_id, party] : state_->parties_) ids.push_back(party_id);
+    return ids;
+}
+
+engine_stats engine::stats() const {
+    engine_stats stats;
+    stats.parties = state_->parties_.size();
+    stats.users = state_->users_.size();
+    for (const auto& [party_id, party] : state_->parties_) {
+        stats.members += party.members.size();
+        for (const auto& [user_id, member] : party.members) {
+            if (state_->view_of(user_id, member).state == member_state::reconnecting) {
+                ++stats.reconnecting_members;
+            }
+        }
+    }
+    for (const auto& [user_id, user] : state_->users_) {
+        stats.devices += user.devices.size();
+        for (const auto& [device_id, dev] : user.devices) {
+            if (dev.state == device_state::live) ++stats.live_devices;
+        }
+    }
+    return stats;
+}
+
+}  // namespace presence::core

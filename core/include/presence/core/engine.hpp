@@ -20,6 +20,9 @@ struct engine_config {
     // How many ended session ids each device remembers, so that late duplicates of a dead
     // session's messages are recognised as stale.
     std::size_t ended_sessions_kept = 4;
+    // How many session ids of forgotten devices (signed out or expired) the engine remembers, so
+    // that a late duplicate connect of such a session is stale rather than a ghost revival.
+    std::size_t forgotten_sessions_kept = 4096;
 };
 
 // Engine state counts, for metrics and tests.

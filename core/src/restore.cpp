@@ -1,0 +1,73 @@
+#include <algorithm>
+
+#include "assert.hpp"
+#include "state.hpp"
+
+namespace presence::core {
+
+// Applies a published device view to a device record: the session and, while reconnecting, the
+// deadline (re-armed) and the fact that the session already ended with a will.
+void engine::state::restore_device(const device_key& key, detail::device_rec& dev,
+                                   const device_view& view) {
+    dev.session = view.session_id;
+    dev.state = view.state;
+    if (view.state == device_state::reconnecting) {
+        arm(key, dev, view.reconnect_deadline);
+        remember_ended(dev, dev.session);
+    } else {
+        disarm(dev);
+        dev.deadline = {};
+    }
+}
+
+void engine::state::restore(const user_presence& user) {
+    if (user.devices.empty()) return;
+    auto& rec = users_[user.user_id];
+    rec.prof = user.profile;
+    rec.last_seen = user.last_seen;
+    for (const auto& view : user.devices) {
+        const device_key key{user.user_id, view.device_id};
+        restore_device(key, rec.devices[view.device_id], view);
+    }
+}
+
+void engine::state::restore(const party_snapshot& snapshot) {
+    if (auto old = parties_.find(snapshot.party_id); old != parties_.end()) {
+        for (const auto& [user_id, member] : old->second.members) {
+            for (const auto& device_id : member.devices) {
+                if (auto* dev = find_device({user_id, device_id})) {
+                    dev->parties.erase(snapshot.party_id);
+                }
+            }
+        }
+        parties_.erase(old);
+    }
+    detail::party_rec party;
+    party.revision = snapshot.revision;
+    party.updated_at = snapshot.updated_at;
+    for (const auto& view : snapshot.members) {
+        if (view.devices.empty()) continue;
+        auto [user, created] = users_.try_emplace(view.user_id);
+        if (created) {
+            user->second.prof = view.profile;
+            user->second.last_seen = snapshot.updated_at;
+        }
+        auto [member, joined] = party.members.try_emplace(view.user_id);
+        if (joined) {
+            member->second.joined_at = view.joined_at;
+            party.join_order.emplace(view.joined_at, view.user_id);
+        }
+        for (const auto& device : view.devices) {
+            const device_key key{view.user_id, device.device_id};
+            auto& dev = user->second.devices[device.device_id];
+            restore_device(key, dev, device);
+            dev.parties.insert(snapshot.party_id);
+            member->second.devices.insert(device.device_id);
+        }
+    }
+    if (party.members.empty()) return;
+    highest_revision_ = std::max(highest_revision_, party.revision);
+    parties_.insert_or_assign(snapshot.party_id, std::move(party));
+}
+
+}  // namespace presence::core

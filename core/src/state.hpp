@@ -1,0 +1,154 @@
+#pragma once
+// Private state of the presence engine, shared by the files that implement it.
+//
+// Session representation: a device holds its current session id and a bounded ring of ended
+// session ids. A will ends the current session at once: its id goes into the ring while staying
+// the device's current id. So a repeated will finds "current and reconnecting" (duplicate), while
+// a connect, join, leave or sign-out naming it finds "ended" (stale), because that connection is
+// dead. When a device is forgotten (sign-out, expiry) its session ids move into an engine-wide
+// bounded ring of tombstones, so a late duplicate of a forgotten session is still stale.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "presence/core/engine.hpp"
+#include "presence/core/types.hpp"
+
+namespace presence::core {
+
+namespace detail {
+
+// Orders grace timers by deadline, then by arming order, so expiry is deterministic.
+using timer_key = std::pair<time_point, std::uint64_t>;
+
+// One device of a user.
+struct device_rec {
+    std::string session;
+    device_state state = device_state::live;
+    time_point deadline{};  // meaningful only while reconnecting
+    std::optional<timer_key> timer;
+    std::deque<std::string> ended;  // oldest first, at most engine_config::ended_sessions_kept
+    std::set<std::string, std::less<>> parties;
+};
+
+// One user and the devices the engine currently knows.
+struct user_rec {
+    core::profile prof;
+    time_point last_seen{};
+    std::map<std::string, device_rec, std::less<>> devices;
+};
+
+// A user's membership in one party: the devices of that user that joined it.
+struct member_rec {
+    time_point joined_at{};
+    std::set<std::string, std::less<>> devices;
+};
+
+// One party: its members and the order they are published in.
+struct party_rec {
+    std::uint64_t revision = 0;
+    time_point updated_at{};
+    std::map<std::string, member_rec, std::less<>> members;
+    std::set<std::pair<time_point, std::string>> join_order;
+};
+
+// What one input call touched in one party: members' views before the first change, in the
+// order they were first touched, so the call's events can be derived by comparison.
+struct party_change {
+    std::vector<std::string> users;
+    std::map<std::string, std::optional<member_view>, std::less<>> before;
+};
+
+// Session ids of forgotten devices, so a late duplicate connect of a signed-out or expired
+// session is rejected even after the device and user records are gone.
+class tombstones {
+public:
+    explicit tombstones(std::size_t capacity) : capacity_(capacity) {}
+
+    // Remembers that this session of this device has ended, evicting the oldest beyond capacity.
+    void add(const device_key& device, std::string_view session);
+
+    // Whether this session of this device ended and was forgotten recently enough to be kept.
+    bool contains(const device_key& device, std::string_view session) const;
+
+private:
+    std::size_t capacity_;
+    std::deque<std::string> order_;
+    std::set<std::string, std::less<>> keys_;
+};
+
+}  // namespace detail
+
+// The whole engine state plus the bookkeeping of the input call in progress. Every input runs
+// begin(), mutates through the helpers (which record what they touch), then flush(now), which
+// turns the recorded before-views into coalesced snapshots, events and user records.
+struct engine::state {
+    explicit state(engine_config config);
+
+    outcome on_connect(const device_key& key, std::string_view session, const profile& prof,
+                       time_point now);
+    outcome on_will(const device_key& key, std::string_view session, time_point now);
+    outcome on_disconnect(const device_key& key, std::string_view session, time_point now);
+    outcome on_join(std::string_view party_id, const device_key& key, std::string_view session,
+                    time_point now);
+    outcome on_leave(std::string_view party_id, const device_key& key, std::string_view session,
+                     time_point now);
+    outcome on_profile(const device_key& key, const profile& prof, time_point now);
+    void tick(time_point now);
+    void restore(const user_presence& user);
+    void restore(const party_snapshot& snapshot);
+    void restore_device(const device_key& key, detail::device_rec& dev, const device_view& view);
+
+    detail::user_rec* find_user(std::string_view user_id);
+    detail::device_rec* find_device(const device_key& key);
+    bool is_ended(const device_key& key, const detail::device_rec* dev,
+                  std::string_view session) const;
+    void remember_ended(detail::device_rec& dev, std::string_view session) const;
+
+    void arm(const device_key& key, detail::device_rec& dev, time_point deadline);
+    void disarm(detail::device_rec& dev);
+
+    void touch_member(std::string_view party_id, std::string_view user_id);
+    void touch_device_parties(const device_key& key, const detail::device_rec& dev);
+    void touch_user(std::string_view user_id);
+
+    detail::device_rec& connect_device(const device_key& key, std::string_view session,
+                                       time_point now);
+    void set_profile(std::string_view user_id, const profile& prof);
+    void add_to_party(std::string_view party_id, const device_key& key, detail::device_rec& dev,
+                      time_point now);
+    void remove_from_party(std::string_view party_id, const device_key& key,
+                           detail::device_rec& dev);
+    void drop_device(const device_key& key);
+    std::uint64_t first_revision(time_point now) const;
+
+    device_view view_of(std::string_view device_id, const detail::device_rec& dev) const;
+    member_view view_of(std::string_view user_id, const detail::member_rec& member) const;
+    party_snapshot view_of(std::string_view party_id, const detail::party_rec& party) const;
+    user_presence view_of(std::string_view user_id, const detail::user_rec& user) const;
+
+    void begin(leave_reason reason);
+    void flush(time_point now);
+
+    engine_config config_;
+    std::map<std::string, detail::user_rec, std::less<>> users_;
+    std::map<std::string, detail::party_rec, std::less<>> parties_;
+    std::map<detail::timer_key, device_key> timers_;
+    detail::tombstones tombstones_;
+    std::uint64_t next_timer_seq_ = 0;
+    std::uint64_t highest_revision_ = 0;
+
+    leave_reason reason_ = leave_reason::explicit_leave;
+    std::map<std::string, detail::party_change, std::less<>> changed_parties_;
+    std::set<std::string, std::less<>> changed_users_;
+    std::vector<effect> effects_;
+};
+
+}  // namespace presence::core

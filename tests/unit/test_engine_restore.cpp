@@ -1,0 +1,132 @@
+// Engine scenarios: rebuilding state from retained records after a controller restart.
+
+#include <doctest/doctest.h>
+
+#include "test_engine_fixture.hpp"
+
+using namespace presence::core;
+using namespace presence::core::testing;
+
+namespace {
+
+// Restores a fresh engine from what the old one would have left retained on the broker.
+engine restarted(const engine& old) {
+    engine fresh{engine_config{engine_fixture::grace, 4}};
+    for (const auto& user_id : {"alice", "bob", "carol"}) {
+        if (auto u = old.user(user_id)) fresh.restore(*u);
+    }
+    for (const auto& party_id : old.party_ids()) fresh.restore(*old.snapshot(party_id));
+    return fresh;
+}
+
+}  // namespace
+
+TEST_SUITE("engine restore") {
+    TEST_CASE_FIXTURE(engine_fixture, "restore round-trips snapshots, users and deadlines") {
+        present("p", "alice", "phone", "s1");
+        present("p", "bob", "phone", "s2");
+        connect("alice", "laptop", "s3");
+        join("q", "alice", "laptop");
+        join("q", "carol", "tab", "s4");
+        will("bob", "phone", "s2");
+        advance(5s);
+        will("alice", "laptop", "s3");
+        take();
+
+        engine fresh = restarted(eng);
+        CHECK(fresh.take_effects().empty());
+        CHECK(fresh.party_ids() == eng.party_ids());
+        for (const auto& party_id : eng.party_ids()) {
+            CHECK(fresh.snapshot(party_id) == eng.snapshot(party_id));
+        }
+        for (const auto& user_id : {"alice", "bob", "carol"}) {
+            CHECK(fresh.user(user_id) == eng.user(user_id));
+        }
+        CHECK(fresh.next_deadline() == eng.next_deadline());
+        CHECK(fresh.stats().members == eng.stats().members);
+        CHECK(fresh.stats().reconnecting_members == eng.stats().reconnecting_members);
+
+        // The restored engine keeps behaving like the old one.
+        CHECK(fresh.on_connect({"bob", "phone"}, "s2", {}, now) == outcome::stale);
+        CHECK(fresh.on_will({"bob", "phone"}, "s2", now) == outcome::duplicate);
+        CHECK(fresh.on_join("p", {"alice", "phone"}, "s1", now) == outcome::duplicate);
+        const auto rev = fresh.snapshot("p")->revision;
+        CHECK(fresh.on_connect({"bob", "phone"}, "s5", {}, now) == outcome::applied);
+        const auto evs = events_of(fresh.take_effects());
+        REQUIRE(evs.size() == 1);
+        CHECK(evs[0].kind == event_kind::back);
+        CHECK(evs[0].revision == rev + 1);
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "an expired restored deadline fires on the first tick") {
+        present("p", "alice", "phone", "s1");
+        present("p", "bob", "phone", "s2");
+        will("bob", "phone", "s2");
+        take();
+        engine fresh = restarted(eng);
+        advance(grace + 1min);  // the controller was down longer than the grace
+        fresh.tick(now);
+        const auto fx_ = fresh.take_effects();
+        const auto evs = events_of(fx_);
+        REQUIRE(evs.size() == 1);
+        CHECK(evs[0].kind == event_kind::left);
+        CHECK(evs[0].reason == leave_reason::timeout);
+        CHECK(evs[0].member.user_id == "bob");
+        CHECK_FALSE(fresh.user("bob").has_value());
+        CHECK_FALSE(fresh.next_deadline().has_value());
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "party snapshots win over user records for devices") {
+        present("p", "alice", "phone", "s1");
+        auto old_user = *eng.user("alice");
+        will("alice", "phone", "s1");
+        const auto snap = *eng.snapshot("p");
+
+        engine fresh{engine_config{grace, 4}};
+        fresh.restore(old_user);  // says live: written before the will
+        fresh.restore(snap);      // says reconnecting
+        CHECK(fresh.snapshot("p") == snap);
+        CHECK(fresh.next_deadline() == now + grace);
+        CHECK_FALSE(fresh.user("alice")->online);
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "restoring the same party twice replaces it") {
+        present("p", "alice", "phone", "s1");
+        present("p", "bob", "phone", "s2");
+        const auto both = *eng.snapshot("p");
+        leave("p", "bob", "phone");
+        const auto alice_only = *eng.snapshot("p");
+
+        engine fresh{engine_config{grace, 4}};
+        fresh.restore(both);
+        fresh.restore(both);
+        CHECK(fresh.snapshot("p") == both);
+        fresh.restore(alice_only);
+        CHECK(fresh.snapshot("p") == alice_only);
+        CHECK(fresh.stats().members == 1);
+        CHECK(fresh.user("bob")->parties.empty());
+        CHECK(fresh.take_effects().empty());
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "a user record without devices is skipped") {
+        user_presence gone;
+        gone.user_id = "ghost";
+        gone.last_seen = now;
+        eng.restore(gone);
+        CHECK_FALSE(eng.user("ghost").has_value());
+        CHECK(eng.stats().users == 0);
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "revisions keep growing after a restore") {
+        present("p", "alice", "phone", "s1");
+        const auto snap = *eng.snapshot("p");
+        engine fresh{engine_config{grace, 4}};
+        fresh.restore(snap);
+        // Earlier clock than the snapshot's revision seed: the revision still grows.
+        const auto early = time_point{1ms};
+        CHECK(fresh.on_join("p", {"bob", "phone"}, "s2", early) == outcome::applied);
+        CHECK(fresh.snapshot("p")->revision == snap.revision + 1);
+        CHECK(fresh.on_join("r", {"bob", "phone"}, "", early) == outcome::applied);
+        CHECK(fresh.snapshot("r")->revision > snap.revision);
+    }
+}
