@@ -9,6 +9,6 @@ namespace presence::core::detail {
 
 }  // namespace presence::core::detail
 
-#define PRESENCE_ASSERT(condition, message)                                                   \
-    ((condition) ? static_cast<void>(0)                                                       \
+#define PRESENCE_ASSERT(condition, message) \
+    ((condition) ? static_cast<void>(0)     \
                  : ::presence::core::detail::assert_fail(#condition, message, __FILE__, __LINE__))

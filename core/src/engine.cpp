@@ -1,5 +1,7 @@
 #include "presence/core/engine.hpp"
 
+#include <algorithm>
+
 #include "assert.hpp"
 #include "state.hpp"
 
@@ -34,8 +36,7 @@ outcome engine::on_leave(std::string_view party_id, const device_key& device,
     return state_->on_leave(party_id, device, session_id, now);
 }
 
-outcome engine::on_profile(const device_key& device, const core::profile& prof,
-                           time_point now) {
+outcome engine::on_profile(const device_key& device, const core::profile& prof, time_point now) {
     return state_->on_profile(device, prof, now);
 }
 
@@ -78,9 +79,12 @@ engine_stats engine::stats() const {
     for (const auto& [party_id, party] : state_->parties_) {
         stats.members += party.members.size();
         for (const auto& [user_id, member] : party.members) {
-            if (state_->view_of(user_id, member).state == member_state::reconnecting) {
-                ++stats.reconnecting_members;
-            }
+            const auto& devices = state_->users_.find(user_id)->second.devices;
+            const bool live = std::any_of(
+                member.devices.begin(), member.devices.end(), [&](const std::string& device_id) {
+                    return devices.find(device_id)->second.state == device_state::live;
+                });
+            if (!live) ++stats.reconnecting_members;
         }
     }
     for (const auto& [user_id, user] : state_->users_) {

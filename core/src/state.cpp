@@ -1,8 +1,9 @@
+#include "state.hpp"
+
 #include <algorithm>
 #include <limits>
 
 #include "assert.hpp"
-#include "state.hpp"
 
 namespace presence::core {
 
@@ -155,8 +156,8 @@ std::uint64_t engine::state::first_revision(time_point now) const {
     return std::max(seeded, highest_revision_ + 1);
 }
 
-void engine::state::add_to_party(std::string_view party_id, const device_key& key,
-                                 device_rec& dev, time_point now) {
+void engine::state::add_to_party(std::string_view party_id, const device_key& key, device_rec& dev,
+                                 time_point now) {
     auto party = parties_.find(party_id);
     if (party == parties_.end()) {
         party = parties_.emplace(std::string(party_id), party_rec{}).first;

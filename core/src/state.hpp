@@ -69,7 +69,7 @@ struct party_change {
 // Session ids of forgotten devices, so a late duplicate connect of a signed-out or expired
 // session is rejected even after the device and user records are gone.
 class tombstones {
-public:
+  public:
     explicit tombstones(std::size_t capacity) : capacity_(capacity) {}
 
     // Remembers that this session of this device has ended, evicting the oldest beyond capacity.
@@ -78,7 +78,7 @@ public:
     // Whether this session of this device ended and was forgotten recently enough to be kept.
     bool contains(const device_key& device, std::string_view session) const;
 
-private:
+  private:
     std::size_t capacity_;
     std::deque<std::string> order_;
     std::set<std::string, std::less<>> keys_;

@@ -2,28 +2,40 @@
 namespace presence::core {
 const char* to_string(outcome o) {
     switch (o) {
-        case outcome::applied: return "applied";
-        case outcome::duplicate: return "duplicate";
-        case outcome::stale: return "stale";
-        case outcome::unknown: return "unknown";
+        case outcome::applied:
+            return "applied";
+        case outcome::duplicate:
+            return "duplicate";
+        case outcome::stale:
+            return "stale";
+        case outcome::unknown:
+            return "unknown";
     }
     return "?";
 }
 const char* to_string(event_kind k) {
     switch (k) {
-        case event_kind::joined: return "joined";
-        case event_kind::left: return "left";
-        case event_kind::reconnecting: return "reconnecting";
-        case event_kind::back: return "back";
-        case event_kind::updated: return "updated";
+        case event_kind::joined:
+            return "joined";
+        case event_kind::left:
+            return "left";
+        case event_kind::reconnecting:
+            return "reconnecting";
+        case event_kind::back:
+            return "back";
+        case event_kind::updated:
+            return "updated";
     }
     return "?";
 }
 const char* to_string(leave_reason r) {
     switch (r) {
-        case leave_reason::explicit_leave: return "explicit";
-        case leave_reason::timeout: return "timeout";
-        case leave_reason::sign_out: return "sign_out";
+        case leave_reason::explicit_leave:
+            return "explicit";
+        case leave_reason::timeout:
+            return "timeout";
+        case leave_reason::sign_out:
+            return "sign_out";
     }
     return "?";
 }

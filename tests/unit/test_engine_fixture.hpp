@@ -71,8 +71,8 @@ struct engine_fixture {
 
     void advance(duration d) { now += d; }
 
-    outcome connect(const std::string& user, const std::string& device,
-                    const std::string& session, const profile& prof = {}) {
+    outcome connect(const std::string& user, const std::string& device, const std::string& session,
+                    const profile& prof = {}) {
         return eng.on_connect({user, device}, session, prof, now);
     }
     outcome will(const std::string& user, const std::string& device, const std::string& session) {
@@ -113,7 +113,7 @@ struct engine_fixture {
         return nullptr;
     }
 
-private:
+  private:
     std::optional<party_snapshot> snap_;
 };
 

@@ -78,7 +78,8 @@ TEST_SUITE("engine membership") {
         CHECK(order == std::vector<std::string>{"zed", "amy", "bob"});
     }
 
-    TEST_CASE_FIXTURE(engine_fixture, "explicit leave removes at once and clears an emptied party") {
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "explicit leave removes at once and clears an emptied party") {
         present("p", "alice", "phone", "s1");
         present("p", "bob", "phone", "s2");
         CHECK(leave("p", "alice", "phone", "s1") == outcome::applied);

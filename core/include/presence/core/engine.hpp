@@ -46,6 +46,14 @@ struct engine_stats {
 // - A join or leave without a session id applies to the device's current session. A join never
 //   revives a reconnecting device unless it names a new session id; only a connect or such a join
 //   does, because a join alone may be a late duplicate from the dead connection.
+//
+// Effect rules: one input call changes a party's revision by exactly one and publishes at most
+// one snapshot (or clear) per party, followed by that party's events, which all carry the
+// snapshot's revision; parties go in party_id order, then one user record per touched user in
+// user_id order. A new party's first revision is max(now in ms * 1000, highest revision this
+// engine has seen + 1), so a re-created party never goes back in revision. last_seen is the time
+// of the user's latest input (a will included), never of an expiry. A user whose last device is
+// gone gets a final record (offline, no devices) and is then forgotten.
 class engine {
 public:
     explicit engine(engine_config config = {});
