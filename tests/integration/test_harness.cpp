@@ -1,0 +1,107 @@
+// The harness checked against plain mosquitto (no controller), so a failure in the presence
+// suite points at the product, not at the test tools or at a wrong belief about the broker.
+
+#include <doctest/doctest.h>
+
+#include "presence/testing/app_device.hpp"
+#include "presence/testing/broker.hpp"
+#include "presence/testing/observer.hpp"
+#include "presence/testing/raw_device.hpp"
+#include "presence/wire/wire.hpp"
+
+using namespace presence;
+using namespace presence::testing;
+
+namespace {
+
+// The session ids of every will the observer received for this device, in arrival order.
+std::vector<std::string> wills(const observer& obs, const core::device_key& device) {
+    std::vector<std::string> out;
+    for (const auto& m : obs.messages_on(wire::inbound_topic(wire::inbound_kind::will, device))) {
+        wire::inbound in;
+        REQUIRE_FALSE(wire::decode_inbound(m.topic, m.payload, in));
+        out.push_back(in.session_id);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("harness_retained_messages_survive_broker_restart") {
+    broker b;
+    {
+        observer writer(b.uri(), {});
+        writer.publish("party/p/members/json", "{\"x\":1}", true);
+    }
+    b.restart();
+    observer reader(b.uri(), {"party/+/members/json"});
+    reader.sync();
+    const auto got = reader.messages_on("party/p/members/json");
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].retained);
+    CHECK(got[0].payload == "{\"x\":1}");
+}
+
+TEST_CASE("harness_airplane_mode_device_gets_its_will_published_by_keepalive") {
+    broker b;
+    observer obs(b.uri(), {"presence/#", "party/#"});
+    raw_device phone(b.port(), {"alice", "phone", {}, "s-air", std::chrono::seconds(1)});
+    phone.connect();
+    phone.announce();
+    phone.join("p1");
+    phone.go_silent();
+    const core::device_key key{"alice", "phone"};
+    REQUIRE(obs.wait_until([&](const std::vector<received>&) { return !wills(obs, key).empty(); }));
+    CHECK(wills(obs, key) == std::vector<std::string>{"s-air"});
+    CHECK(obs.messages_on("party/p1/join/alice/phone").size() == 1);
+    CHECK(obs.messages_on("presence/connect/alice/phone").size() == 1);
+}
+
+TEST_CASE("harness_app_device_takeover_publishes_the_old_sessions_will_clean_disconnect_none") {
+    broker b;
+    observer obs(b.uri(), {"presence/#"});
+    app_device first(b.uri(), {"bob", "tab", {}, "s1", {}, std::chrono::seconds(30)});
+    first.connect();
+    app_device second(b.uri(), {"bob", "tab", {}, "s2", {}, std::chrono::seconds(30)});
+    second.connect();
+    const core::device_key key{"bob", "tab"};
+    REQUIRE(obs.wait_until([&](const std::vector<received>&) { return !wills(obs, key).empty(); }));
+    second.disconnect();
+    obs.sync();
+    CHECK(wills(obs, key) == std::vector<std::string>{"s1"});
+    CHECK(obs.messages_on("presence/connect/bob/tab").size() == 2);
+}
+
+TEST_CASE("harness_hardened_acl_pins_identity_without_a_controller") {
+    temp_dir scratch("presence-acl");
+    const auto passwd = scratch.path() / "passwd";
+    make_password_file(passwd, {{"presence-controller", "c-secret"},
+                                {"alice", "a-secret"},
+                                {"bob", "b-secret"}});
+    broker b({"hardened", passwd, source_dir() / "mosquitto-conf" / "acl"});
+    observer_options as_controller{"presence-controller", "presence-controller", "c-secret", true};
+    observer obs(b.uri(), {"presence/#", "party/#"}, as_controller);
+
+    app_device alice(b.uri(), {"alice", "phone", "a-secret", "sa", {}, std::chrono::seconds(30)});
+    alice.connect();
+    alice.publish("party/p/join/bob/phone", wire::encode_session("forged"));
+    alice.publish("presence/will/bob/phone", wire::encode_will("forged"));
+    alice.join("p");
+
+    raw_device impostor(b.port(), {"alice", "x", "a-secret", "s-x", std::chrono::seconds(30)});
+    impostor.connect();
+    impostor.publish("presence/connect/bob/x", wire::encode_connect("forged", {}));
+
+    raw_device anonymous(b.port(), {"", "anon", {}, "s-anon", std::chrono::seconds(30)});
+    CHECK(anonymous.try_connect() != 0);
+    raw_device wrong_password(b.port(), {"bob", "phone", "nope", "s-b", std::chrono::seconds(30)});
+    CHECK(wrong_password.try_connect() != 0);
+
+    obs.sync();
+    CHECK(obs.messages_on("party/p/join/alice/phone").size() == 1);
+    CHECK(obs.messages_on("presence/connect/alice/phone").size() == 1);
+    for (const auto& m : obs.messages()) {
+        CAPTURE(m.topic);
+        CHECK(m.topic.find("/bob/") == std::string::npos);
+    }
+}
