@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <iterator>
+#include <utility>
 
 #include "assert.hpp"
 #include "state.hpp"
@@ -129,12 +131,14 @@ void engine::state::flush(time_point now) {
         rec.updated_at = now;
         highest_revision_ = std::max(highest_revision_, rec.revision);
         for (auto& event : events) event.revision = rec.revision;
-        if (rec.members.empty()) {
+        if (config_.defer_snapshots) {
+            deferred_snapshots_.insert(party_id);
+        } else if (rec.members.empty()) {
             effects_.emplace_back(clear_snapshot{party_id});
-            parties_.erase(party);
         } else {
             effects_.emplace_back(publish_snapshot{view_of(party_id, rec)});
         }
+        if (rec.members.empty()) parties_.erase(party);
         for (auto& event : events) effects_.emplace_back(publish_event{std::move(event)});
     }
     changed_parties_.clear();
@@ -148,6 +152,23 @@ void engine::state::flush(time_point now) {
         if (user->second.devices.empty()) users_.erase(user);
     }
     changed_users_.clear();
+}
+
+std::vector<effect> engine::state::take_effects() {
+    if (deferred_snapshots_.empty()) return std::exchange(effects_, {});
+    std::vector<effect> out;
+    out.reserve(deferred_snapshots_.size() + effects_.size());
+    for (const auto& party_id : deferred_snapshots_) {
+        if (auto party = parties_.find(party_id); party != parties_.end()) {
+            out.emplace_back(publish_snapshot{view_of(party_id, party->second)});
+        } else {
+            out.emplace_back(clear_snapshot{party_id});
+        }
+    }
+    deferred_snapshots_.clear();
+    std::move(effects_.begin(), effects_.end(), std::back_inserter(out));
+    effects_.clear();
+    return out;
 }
 
 }  // namespace presence::core

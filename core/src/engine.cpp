@@ -51,7 +51,7 @@ void engine::restore(const user_presence& user) { state_->restore(user); }
 
 void engine::restore(const party_snapshot& snapshot) { state_->restore(snapshot); }
 
-std::vector<effect> engine::take_effects() { return std::exchange(state_->effects_, {}); }
+std::vector<effect> engine::take_effects() { return state_->take_effects(); }
 
 std::optional<party_snapshot> engine::snapshot(std::string_view party_id) const {
     auto party = state_->parties_.find(party_id);

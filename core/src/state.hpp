@@ -136,6 +136,7 @@ struct engine::state {
 
     void begin(leave_reason reason);
     void flush(time_point now);
+    std::vector<effect> take_effects();
 
     engine_config config_;
     std::map<std::string, detail::user_rec, std::less<>> users_;
@@ -149,6 +150,7 @@ struct engine::state {
     std::map<std::string, detail::party_change, std::less<>> changed_parties_;
     std::set<std::string, std::less<>> changed_users_;
     std::vector<effect> effects_;
+    std::set<std::string, std::less<>> deferred_snapshots_;  // with config_.defer_snapshots
 };
 
 }  // namespace presence::core

@@ -226,3 +226,50 @@ TEST_SUITE("engine membership") {
         CHECK(s.users == 2);
     }
 }
+
+TEST_SUITE("engine deferred snapshots") {
+    TEST_CASE("a burst of inputs publishes one snapshot per party, first") {
+        engine_config config;
+        config.defer_snapshots = true;
+        engine eng{config};
+        const time_point now{1'700'000'000'000ms};
+        eng.on_join("p", {"alice", "phone"}, "s1", now);
+        eng.on_join("p", {"bob", "phone"}, "s2", now);
+        eng.on_join("q", {"bob", "phone"}, "", now);
+        eng.on_leave("q", {"bob", "phone"}, "", now);
+        const auto fx_ = eng.take_effects();
+        CHECK(cleared_of(fx_) == std::vector<std::string>{"q"});
+        const auto snaps = snapshots_of(fx_);
+        REQUIRE(snaps.size() == 1);
+        CHECK(snaps[0] == eng.snapshot("p"));
+        CHECK(snaps[0].members.size() == 2);
+        const auto k = kinds(fx_);
+        REQUIRE(k.size() >= 2);
+        CHECK(k[0] == fx::snapshot);  // "p" sorts before "q"
+        CHECK(k[1] == fx::clear);
+        std::vector<std::uint64_t> p_revisions;
+        for (const auto& ev : events_of(fx_)) {
+            if (ev.party_id == "p") p_revisions.push_back(ev.revision);
+        }
+        REQUIRE(p_revisions.size() == 2);
+        CHECK(p_revisions[1] == p_revisions[0] + 1);  // still one revision per input
+        CHECK(p_revisions[1] == snaps[0].revision);
+        CHECK(eng.take_effects().empty());
+    }
+}
+
+TEST_CASE_FIXTURE(engine_fixture, "a join naming a new session brings a lost device back") {
+    present("p", "alice", "phone", "s1");
+    will("alice", "phone", "s1");
+    take();
+    CHECK(join("q", "alice", "phone", "s2") == outcome::applied);
+    const auto fx_ = take();
+    CHECK(kinds(fx_) == std::vector{fx::snapshot, fx::event, fx::snapshot, fx::event, fx::user});
+    const auto evs = events_of(fx_);
+    CHECK(evs[0].party_id == "p");
+    CHECK(evs[0].kind == event_kind::back);
+    CHECK(evs[1].party_id == "q");
+    CHECK(evs[1].kind == event_kind::joined);
+    CHECK(evs[1].member.state == member_state::present);
+    CHECK_FALSE(eng.next_deadline().has_value());
+}

@@ -23,6 +23,11 @@ struct engine_config {
     // How many session ids of forgotten devices (signed out or expired) the engine remembers, so
     // that a late duplicate connect of such a session is stale rather than a ghost revival.
     std::size_t forgotten_sessions_kept = 4096;
+    // When true, take_effects() carries one snapshot (or clear) per party changed since the
+    // previous take_effects(), placed first, instead of one per input call. A host that feeds a
+    // burst of messages and then drains effects uses it, so a party of 10,000 members costs one
+    // snapshot per burst rather than one per message. Revisions still advance once per input.
+    bool defer_snapshots = false;
 };
 
 // Engine state counts, for metrics and tests.
