@@ -45,7 +45,7 @@ TEST_CASE("harness_retained_messages_survive_broker_restart") {
 TEST_CASE("harness_airplane_mode_device_gets_its_will_published_by_keepalive") {
     broker b;
     observer obs(b.uri(), {"presence/#", "party/#"});
-    raw_device phone(b.port(), {"alice", "phone", {}, "s-air", std::chrono::seconds(1)});
+    raw_device phone(b.port(), {"alice", "phone", {}, "s-air", std::chrono::seconds(1), {}});
     phone.connect();
     phone.announce();
     phone.join("p1");
@@ -88,13 +88,19 @@ TEST_CASE("harness_hardened_acl_pins_identity_without_a_controller") {
     alice.publish("presence/will/bob/phone", wire::encode_will("forged"));
     alice.join("p");
 
-    raw_device impostor(b.port(), {"alice", "x", "a-secret", "s-x", std::chrono::seconds(30)});
+    raw_device impostor(b.port(), {"alice", "x", "a-secret", "s-x", std::chrono::seconds(30), {}});
     impostor.connect();
     impostor.publish("presence/connect/bob/x", wire::encode_connect("forged", {}));
 
-    raw_device anonymous(b.port(), {"", "anon", {}, "s-anon", std::chrono::seconds(30)});
+    raw_device forged_will(b.port(), {"alice", "phone2", "a-secret", "s-w", std::chrono::seconds(30),
+                                      "presence/will/bob/phone"});
+    const int forged_will_code = forged_will.try_connect();
+    CAPTURE(forged_will_code);
+    forged_will.close();  // were the will accepted, this socket close would publish it
+
+    raw_device anonymous(b.port(), {"", "anon", {}, "s-anon", std::chrono::seconds(30), {}});
     CHECK(anonymous.try_connect() != 0);
-    raw_device wrong_password(b.port(), {"bob", "phone", "nope", "s-b", std::chrono::seconds(30)});
+    raw_device wrong_password(b.port(), {"bob", "phone", "nope", "s-b", std::chrono::seconds(30), {}});
     CHECK(wrong_password.try_connect() != 0);
 
     obs.sync();

@@ -17,6 +17,7 @@ struct raw_device_options {
     std::string password;  // empty: no password field
     std::string session;   // empty: a fresh unique session id
     std::chrono::seconds keepalive{1};
+    std::string will_topic;  // empty: presence/will/<user>/<device>; set it to try impersonation
 };
 
 // A hand-rolled MQTT 3.1.1 client on a blocking TCP socket. It never sends PINGREQ and never

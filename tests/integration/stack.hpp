@@ -1,0 +1,67 @@
+#pragma once
+// One isolated product stack per test case: a mosquitto from a shipped config on a free port, a
+// presence-controller with a short grace period, and an observer watching every output.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "presence/testing/app_device.hpp"
+#include "presence/testing/broker.hpp"
+#include "presence/testing/controller_process.hpp"
+#include "presence/testing/observer.hpp"
+#include "presence/testing/raw_device.hpp"
+
+namespace presence::testing {
+
+// What a scenario needs to differ from the default development stack.
+struct stack_options {
+    std::string grace = "2s";
+    broker_options broker;
+    std::string controller_username;
+    std::string controller_password;
+    observer_options observer;
+};
+
+// Broker, controller (ready) and observer, torn down in reverse order.
+struct stack {
+    explicit stack(stack_options options = {})
+        : broker_(options.broker), controller_(controller_for(options, broker_), broker_.dir()) {
+        controller_.start_ready();
+        watch = std::make_unique<observer>(
+            broker_.uri(),
+            std::vector<std::string>{"party/+/members", "party/+/events",
+                                     "presence/controller/stats", "presence/user/+"},
+            options.observer);
+    }
+
+    // Settings of an app device on this stack's broker.
+    static app_options app(std::string user, std::string device) {
+        app_options o;
+        o.user = std::move(user);
+        o.device = std::move(device);
+        o.profile.display_name = o.user;
+        return o;
+    }
+
+    static controller_options controller_for(const stack_options& options, const broker& b) {
+        controller_options c;
+        c.broker_uri = b.uri();
+        c.username = options.controller_username;
+        c.password = options.controller_password;
+        c.grace = options.grace;
+        return c;
+    }
+
+    broker broker_;
+    controller_process controller_;
+    std::unique_ptr<observer> watch;
+};
+
+// Whether a member is listed and shown present.
+inline bool is_present(const core::party_snapshot* s, std::string_view user) {
+    const auto* m = find_member(s, user);
+    return m != nullptr && m->state == core::member_state::present;
+}
+
+}  // namespace presence::testing
