@@ -75,9 +75,8 @@ TEST_CASE("harness_app_device_takeover_publishes_the_old_sessions_will_clean_dis
 TEST_CASE("harness_hardened_acl_pins_identity_without_a_controller") {
     temp_dir scratch("presence-acl");
     const auto passwd = scratch.path() / "passwd";
-    make_password_file(passwd, {{"presence-controller", "c-secret"},
-                                {"alice", "a-secret"},
-                                {"bob", "b-secret"}});
+    make_password_file(
+        passwd, {{"presence-controller", "c-secret"}, {"alice", "a-secret"}, {"bob", "b-secret"}});
     broker b({"hardened", passwd, source_dir() / "mosquitto-conf" / "acl"});
     observer_options as_controller{"presence-controller", "presence-controller", "c-secret", true};
     observer obs(b.uri(), {"presence/#", "party/#"}, as_controller);
@@ -92,15 +91,16 @@ TEST_CASE("harness_hardened_acl_pins_identity_without_a_controller") {
     impostor.connect();
     impostor.publish("presence/connect/bob/x", wire::encode_connect("forged", {}));
 
-    raw_device forged_will(b.port(), {"alice", "phone2", "a-secret", "s-w", std::chrono::seconds(30),
-                                      "presence/will/bob/phone"});
+    raw_device forged_will(b.port(), {"alice", "phone2", "a-secret", "s-w",
+                                      std::chrono::seconds(30), "presence/will/bob/phone"});
     const int forged_will_code = forged_will.try_connect();
     CAPTURE(forged_will_code);
     forged_will.close();  // were the will accepted, this socket close would publish it
 
     raw_device anonymous(b.port(), {"", "anon", {}, "s-anon", std::chrono::seconds(30), {}});
     CHECK(anonymous.try_connect() != 0);
-    raw_device wrong_password(b.port(), {"bob", "phone", "nope", "s-b", std::chrono::seconds(30), {}});
+    raw_device wrong_password(b.port(),
+                              {"bob", "phone", "nope", "s-b", std::chrono::seconds(30), {}});
     CHECK(wrong_password.try_connect() != 0);
 
     obs.sync();

@@ -28,22 +28,21 @@ TEST_CASE("malformed_input_is_rejected_and_counted") {
     app_device bob(s.broker_.uri(), stack::app("bob", "phone"));
     bob.connect();
     bob.join("good");
-    REQUIRE(s.watch->wait_snapshot("good", [](const core::party_snapshot* p) {
-        return is_present(p, "bob");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "good", [](const core::party_snapshot* p) { return is_present(p, "bob"); }));
     REQUIRE(s.watch->wait_stat("inbound_join", [](double v) { return v >= 1; }));
     const auto before = *s.watch->latest_snapshot("good");
     const auto snapshots_before = s.watch->snapshots("good").size();
 
     // An attacker (or a buggy app) on the development broker, which has no ACL.
     observer& evil = *s.watch;
-    evil.publish("party/p1/join/mallory/phone", std::string("\x0a\xff\x01", 3));   // bad protobuf
-    evil.publish("party/p1/join/mallory/phone", "{\"session_id\": ");               // bad JSON
-    evil.publish("party/p1/join/mallory/phone", "{\"no_such_field\":1}");           // unknown field
+    evil.publish("party/p1/join/mallory/phone", std::string("\x0a\xff\x01", 3));  // bad protobuf
+    evil.publish("party/p1/join/mallory/phone", "{\"session_id\": ");             // bad JSON
+    evil.publish("party/p1/join/mallory/phone", "{\"no_such_field\":1}");         // unknown field
     evil.publish("party/good/join/mallory/phone", "{" + std::string(64 * 1024, ' ') + "}");
-    evil.publish("party/a b/join/mallory/phone", "{}");                              // bad party id
-    evil.publish("party/good/join/mal lory/phone", "{}");                            // bad user id
-    evil.publish("party/good/leave/nobody/phone", "{}");                             // not a member
+    evil.publish("party/a b/join/mallory/phone", "{}");    // bad party id
+    evil.publish("party/good/join/mal lory/phone", "{}");  // bad user id
+    evil.publish("party/good/leave/nobody/phone", "{}");   // not a member
 
     CHECK(s.watch->wait_stat("rejected_bad_payload", [](double v) { return v >= 3; }));
     CHECK(s.watch->wait_stat("rejected_payload_too_large", [](double v) { return v >= 1; }));
@@ -136,14 +135,14 @@ TEST_CASE("hardened_config_refuses_impersonation") {
     // Anonymous and wrong-password clients are refused outright (CONNACK 5, not authorised).
     raw_device anonymous(s.broker_.port(), {"", "anon", {}, {}, std::chrono::seconds(30), {}});
     CHECK(anonymous.try_connect() == 5);
-    raw_device guesser(s.broker_.port(), {"bob", "phone", "guess", {}, std::chrono::seconds(30), {}});
+    raw_device guesser(s.broker_.port(),
+                       {"bob", "phone", "guess", {}, std::chrono::seconds(30), {}});
     CHECK(guesser.try_connect() == 5);
 
     // Alice's own join goes through the same broker -> controller path after the forgeries.
     alice.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
     for (const auto& snap : s.watch->snapshots("p1")) {
         CHECK(find_member(snap ? &*snap : nullptr, "bob") == nullptr);
     }

@@ -34,9 +34,8 @@ TEST_CASE("join_is_visible_to_observers") {
     alice.connect();
     alice.join("p1");
 
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
     CHECK(s.watch->wait_event("p1", event_of("alice", event_kind::joined)));
     const auto snap = s.watch->latest_snapshot("p1");
     REQUIRE(snap);
@@ -90,9 +89,8 @@ TEST_CASE("airplane_mode_goes_reconnecting_then_left") {
     phone.connect();
     phone.announce();
     phone.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
 
     phone.go_silent();
     REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
@@ -108,22 +106,21 @@ TEST_CASE("airplane_mode_goes_reconnecting_then_left") {
     CHECK(s.watch->wait_event("p1", event_of("alice", event_kind::reconnecting)));
 
     CHECK(s.watch->wait_event("p1", left_because("alice", leave_reason::timeout)));
-    CHECK(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return find_member(p, "alice") == nullptr;
-    }));
+    CHECK(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return find_member(p, "alice") == nullptr; }));
 }
 
 TEST_CASE("reconnect_within_grace_never_flickers") {
     stack_options options;
     options.grace = "20s";  // far longer than a reconnect takes on a loaded machine
     stack s(options);
-    raw_device first_link(s.broker_.port(), {"alice", "phone", {}, {}, std::chrono::seconds(30), {}});
+    raw_device first_link(s.broker_.port(),
+                          {"alice", "phone", {}, {}, std::chrono::seconds(30), {}});
     first_link.connect();
     first_link.announce();
     first_link.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
 
     first_link.close();  // the link breaks: the broker publishes the will at once
     REQUIRE(s.watch->wait_event("p1", event_of("alice", event_kind::reconnecting)));
@@ -132,9 +129,8 @@ TEST_CASE("reconnect_within_grace_never_flickers") {
     second_link.connect();
     second_link.join("p1");
     REQUIRE(s.watch->wait_event("p1", event_of("alice", event_kind::back)));
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
 
     // From the first snapshot listing alice on, every snapshot lists her: no leave/join flicker.
     const auto snaps = s.watch->snapshots("p1");
@@ -162,9 +158,8 @@ TEST_CASE("takeover_with_stale_will_is_ignored") {
     app_device old_link(s.broker_.uri(), o1);
     old_link.connect();
     old_link.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
 
     app_options o2 = stack::app("alice", "phone");
     o2.session = "s2";
@@ -173,8 +168,7 @@ TEST_CASE("takeover_with_stale_will_is_ignored") {
     new_link.join("p1");
     REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
         const auto* m = find_member(p, "alice");
-        return is_present(p, "alice") && m->devices.size() == 1 &&
-               m->devices[0].session_id == "s2";
+        return is_present(p, "alice") && m->devices.size() == 1 && m->devices[0].session_id == "s2";
     }));
 
     // The old session's will, delivered late (a retry, a slow path): it must change nothing.
@@ -246,9 +240,8 @@ TEST_CASE("sign_out_leaves_every_party") {
     REQUIRE(s.watch->wait_snapshot("p2", [](const core::party_snapshot* p) {
         return is_present(p, "alice") && is_present(p, "bob");
     }));
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
 
     alice.sign_out();
     CHECK(s.watch->wait_event("p1", left_because("alice", leave_reason::sign_out)));

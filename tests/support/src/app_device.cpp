@@ -1,9 +1,9 @@
 #include "presence/testing/app_device.hpp"
 
+#include <mqtt/async_client.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <mqtt/async_client.h>
 
 #include "presence/wire/wire.hpp"
 
@@ -67,8 +67,7 @@ void app_device::leave(std::string_view party) {
 
 void app_device::update_profile(const core::profile& profile) {
     options_.profile = profile;
-    publish(wire::inbound_topic(wire::inbound_kind::profile, key()),
-            wire::encode_profile(profile));
+    publish(wire::inbound_topic(wire::inbound_kind::profile, key()), wire::encode_profile(profile));
 }
 
 void app_device::sign_out() {

@@ -114,9 +114,9 @@ void broker::start() {
             proc_->kill9();
             proc_.reset();
             dir_.keep();
-            throw std::runtime_error("mosquitto (" + options_.config + ") did not come up on port " +
-                                     std::to_string(port_) + "; log " + log_.string() + ":\n" +
-                                     file_tail(log_));
+            throw std::runtime_error("mosquitto (" + options_.config +
+                                     ") did not come up on port " + std::to_string(port_) +
+                                     "; log " + log_.string() + ":\n" + file_tail(log_));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

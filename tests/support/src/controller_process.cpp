@@ -20,8 +20,7 @@ std::unique_ptr<observer> status_probe(const controller_options& o) {
     probe.username = o.username;
     probe.password = o.password;
     probe.sync_topic = false;
-    return std::make_unique<observer>(o.broker_uri, std::vector<std::string>{status_topic},
-                                      probe);
+    return std::make_unique<observer>(o.broker_uri, std::vector<std::string>{status_topic}, probe);
 }
 
 std::string last_status(const observer& probe) {
@@ -48,12 +47,10 @@ controller_process::~controller_process() {
 
 void controller_process::start() {
     if (proc_ && proc_->running()) throw std::logic_error("controller already running");
-    std::vector<std::string> argv{options_.binary.string(),
-                                  "--broker",        options_.broker_uri,
-                                  "--client-id",     options_.client_id,
-                                  "--grace",         options_.grace,
-                                  "--stats-interval", options_.stats_interval,
-                                  "--log-level",     options_.log_level};
+    std::vector<std::string> argv{
+        options_.binary.string(), "--broker",    options_.broker_uri, "--client-id",
+        options_.client_id,       "--grace",     options_.grace,      "--stats-interval",
+        options_.stats_interval,  "--log-level", options_.log_level};
     if (!options_.username.empty()) argv.insert(argv.end(), {"--username", options_.username});
     if (!options_.password.empty()) argv.insert(argv.end(), {"--password", options_.password});
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());

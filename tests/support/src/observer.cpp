@@ -1,10 +1,10 @@
 #include "presence/testing/observer.hpp"
 
+#include <mqtt/async_client.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
-#include <mqtt/async_client.h>
 #include <stdexcept>
 
 #include "presence/wire/wire.hpp"

@@ -79,8 +79,9 @@ int raw_device::try_connect() {
     body += static_cast<char>(flags);
     put_u16(body, static_cast<std::size_t>(options_.keepalive.count()));
     put_string(body, options_.device);
-    put_string(body, options_.will_topic.empty() ? wire::inbound_topic(wire::inbound_kind::will, key)
-                                                 : options_.will_topic);
+    put_string(body, options_.will_topic.empty()
+                         ? wire::inbound_topic(wire::inbound_kind::will, key)
+                         : options_.will_topic);
     put_string(body, wire::encode_will(options_.session));
     put_string(body, options_.user);
     if (!options_.password.empty()) put_string(body, options_.password);

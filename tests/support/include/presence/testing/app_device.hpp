@@ -18,8 +18,8 @@ namespace presence::testing {
 struct app_options {
     std::string user;
     std::string device;
-    std::string password;    // empty: connect without one
-    std::string session;     // empty: a fresh unique session id
+    std::string password;  // empty: connect without one
+    std::string session;   // empty: a fresh unique session id
     core::profile profile;
     std::chrono::seconds keepalive{30};
 };
@@ -29,7 +29,7 @@ struct app_options {
 // Every publish is QoS 1 and waits for the broker's PUBACK, so a test step is done when the
 // call returns. No automatic reconnect: tests decide when a device comes back.
 class app_device {
-public:
+  public:
     app_device(std::string uri, app_options options);
     ~app_device();
     app_device(const app_device&) = delete;
@@ -53,7 +53,7 @@ public:
     const std::string& session() const { return options_.session; }
     core::device_key key() const { return {options_.user, options_.device}; }
 
-private:
+  private:
     std::string uri_;
     app_options options_;
     std::unique_ptr<mqtt::async_client> client_;

@@ -47,7 +47,7 @@ struct broker_options {
 // constructor; the destructor stops it. restart() keeps port and persistence, as a real broker
 // restart would.
 class broker {
-public:
+  public:
     explicit broker(broker_options options = {});
     ~broker();
     broker(const broker&) = delete;
@@ -70,7 +70,7 @@ public:
     void restart();
     bool running() const { return proc_ != nullptr; }
 
-private:
+  private:
     broker_options options_;
     temp_dir dir_{"presence-broker"};
     std::uint16_t port_ = 0;

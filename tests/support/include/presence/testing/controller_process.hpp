@@ -30,7 +30,7 @@ std::filesystem::path controller_binary();
 // One controller process logging to <log_dir>/controller.log (runs append). start() is explicit
 // so tests can restart it; the destructor stops it and, when it had failed, prints its log tail.
 class controller_process {
-public:
+  public:
     controller_process(controller_options options, std::filesystem::path log_dir);
     ~controller_process();
     controller_process(const controller_process&) = delete;
@@ -56,7 +56,7 @@ public:
     std::string log_tail(std::size_t lines = 60) const;
     const std::filesystem::path& log() const { return log_; }
 
-private:
+  private:
     void wait_status_not_online(std::chrono::milliseconds timeout);
 
     controller_options options_;

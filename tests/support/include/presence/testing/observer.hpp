@@ -45,7 +45,7 @@ std::optional<double> json_number(std::string_view json, std::string_view key);
 // A Paho MQTT 3.1.1 client subscribed (QoS 1) to `topics`, recording every message with its
 // retained flag and arrival time. Connects and subscribes in the constructor; throws on failure.
 class observer {
-public:
+  public:
     observer(const std::string& uri, std::vector<std::string> topics,
              observer_options options = {});
     ~observer();
@@ -79,7 +79,8 @@ public:
     // Every event received on party/<p>/events, decoded.
     std::vector<core::party_event> events(std::string_view party) const;
     // Waits until some received event of the party satisfies `pred`.
-    bool wait_event(std::string_view party, const std::function<bool(const core::party_event&)>& pred,
+    bool wait_event(std::string_view party,
+                    const std::function<bool(const core::party_event&)>& pred,
                     std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
 
     // The value of `key` in the latest presence/controller/stats message, if any.
@@ -91,7 +92,7 @@ public:
     // Publishes as this client (QoS 1, waits for PUBACK); for probes and impostors.
     void publish(const std::string& topic, const std::string& payload, bool retained = false);
 
-private:
+  private:
     std::unique_ptr<mqtt::async_client> client_;
     std::string sync_topic_;
     mutable std::mutex mutex_;

@@ -15,7 +15,7 @@ namespace presence::testing {
 // One spawned program. It dies with the test process (PR_SET_PDEATHSIG), so a crashed or killed
 // test run never leaves brokers behind; the destructor sends SIGTERM and reaps it.
 class process {
-public:
+  public:
     // Starts argv[0] (an absolute path) with stdout and stderr appended to `log`.
     process(std::vector<std::string> argv, std::filesystem::path log);
     ~process();
@@ -33,7 +33,7 @@ public:
     pid_t pid() const { return pid_; }
     const std::filesystem::path& log() const { return log_; }
 
-private:
+  private:
     void reap(int status);
 
     pid_t pid_ = -1;

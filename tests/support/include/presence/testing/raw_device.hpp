@@ -23,7 +23,7 @@ struct raw_device_options {
 // A hand-rolled MQTT 3.1.1 client on a blocking TCP socket. It never sends PINGREQ and never
 // reads after CONNACK; the destructor closes the socket.
 class raw_device {
-public:
+  public:
     raw_device(std::uint16_t port, raw_device_options options);
     ~raw_device();
     raw_device(const raw_device&) = delete;
@@ -46,7 +46,7 @@ public:
 
     const std::string& session() const { return options_.session; }
 
-private:
+  private:
     void send_all(const std::string& bytes);
 
     std::uint16_t port_;

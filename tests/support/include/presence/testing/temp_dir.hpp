@@ -1,8 +1,8 @@
 #pragma once
 // Scratch directories and loopback ports for tests that run real processes side by side.
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -12,7 +12,7 @@ namespace presence::testing {
 // A fresh directory under the system temp dir, removed on destruction so parallel test cases
 // never share broker state; set PRESENCE_KEEP_TEMP=1 (or call keep()) to inspect it afterwards.
 class temp_dir {
-public:
+  public:
     explicit temp_dir(std::string_view prefix = "presence-test");
     ~temp_dir();
     temp_dir(const temp_dir&) = delete;
@@ -23,7 +23,7 @@ public:
     // Leaves the directory in place, for post-mortem reading of logs.
     void keep() { keep_ = true; }
 
-private:
+  private:
     std::filesystem::path path_;
     bool keep_ = false;
 };
