@@ -1,2 +1,225 @@
-// STUB
+// Inbound decoding (topic grammar and payloads) and the encoders and decoders of every payload.
+#include <google/protobuf/util/json_util.h>
+
+#include <array>
+#include <climits>
+
+#include "convert.hpp"
 #include "presence/wire/wire.hpp"
+
+namespace presence::wire {
+namespace {
+
+namespace pb = google::protobuf;
+
+// The identifiers of an inbound topic, pointing into the topic string.
+struct topic_parts {
+    inbound_kind kind = inbound_kind::connect;
+    std::string_view party_id;
+    std::string_view user_id;
+    std::string_view device_id;
+};
+
+std::error_code parse_topic(std::string_view topic, topic_parts& out) {
+    std::array<std::string_view, 6> segments;
+    std::size_t count = 0;
+    std::size_t start = 0;
+    while (true) {
+        if (count == segments.size()) return error::bad_topic;
+        const std::size_t slash = topic.find('/', start);
+        segments[count++] = topic.substr(start, slash == std::string_view::npos ? slash : slash - start);
+        if (slash == std::string_view::npos) break;
+        start = slash + 1;
+    }
+    if (count == 4 && segments[0] == "presence") {
+        const std::string_view verb = segments[1];
+        if (verb == "connect") {
+            out.kind = inbound_kind::connect;
+        } else if (verb == "will") {
+            out.kind = inbound_kind::will;
+        } else if (verb == "disconnect") {
+            out.kind = inbound_kind::disconnect;
+        } else if (verb == "profile") {
+            out.kind = inbound_kind::profile;
+        } else {
+            return error::bad_topic;
+        }
+        out.party_id = {};
+        out.user_id = segments[2];
+        out.device_id = segments[3];
+    } else if (count == 5 && segments[0] == "party") {
+        const std::string_view verb = segments[2];
+        if (verb == "join") {
+            out.kind = inbound_kind::join;
+        } else if (verb == "leave") {
+            out.kind = inbound_kind::leave;
+        } else {
+            return error::bad_topic;
+        }
+        out.party_id = segments[1];
+        if (!valid_identifier(out.party_id)) return error::bad_identifier;
+        out.user_id = segments[3];
+        out.device_id = segments[4];
+    } else {
+        return error::bad_topic;
+    }
+    if (!valid_identifier(out.user_id) || !valid_identifier(out.device_id)) {
+        return error::bad_identifier;
+    }
+    return {};
+}
+
+bool looks_like_json(std::string_view payload) {
+    for (const char c : payload) {
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+        return c == '{';
+    }
+    return false;
+}
+
+// Parses an inbound payload: JSON (strict) when it starts with '{', else binary protobuf.
+bool parse_payload(std::string_view payload, pb::Message& message) {
+    if (payload.empty()) return true;
+    if (looks_like_json(payload)) {
+        pb::util::JsonParseOptions options;
+        options.ignore_unknown_fields = false;
+        return pb::util::JsonStringToMessage(pb::StringPiece(payload.data(), payload.size()),
+                                             &message, options)
+            .ok();
+    }
+    if (payload.size() > INT_MAX) return false;
+    return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+}
+
+template <class Message>
+std::error_code decode_session(std::string_view payload, inbound& out) {
+    Message message;
+    if (!parse_payload(payload, message)) return error::bad_payload;
+    if (!detail::valid_session_id(message.session_id())) return error::bad_session_id;
+    out.session_id = std::move(*message.mutable_session_id());
+    return {};
+}
+
+template <class Message>
+std::string serialise(const Message& message) {
+    std::string binary;
+    message.SerializeToString(&binary);
+    return binary;
+}
+
+template <class Message, class Value>
+std::string encode_binary(const Value& value) {
+    Message message;
+    detail::to_proto(value, message);
+    return serialise(message);
+}
+
+template <class Message, class Value>
+std::string encode_as_json(const Value& value) {
+    Message message;
+    detail::to_proto(value, message);
+    std::string json;
+    detail::to_json<Message>(serialise(message), json);
+    return json;
+}
+
+template <class Message, class Value>
+std::error_code decode_binary(std::string_view payload, Value& out) {
+    Message message;
+    if (payload.size() > INT_MAX ||
+        !message.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        return error::bad_payload;
+    }
+    return detail::from_proto(message, out);
+}
+
+}  // namespace
+
+std::error_code decode_inbound(std::string_view topic, std::string_view payload, inbound& out,
+                               const limits& lim) {
+    if (payload.size() > lim.max_payload_bytes) return error::payload_too_large;
+    topic_parts parts;
+    if (auto ec = parse_topic(topic, parts)) return ec;
+    out.kind = parts.kind;
+    out.party_id.assign(parts.party_id);
+    out.device.user_id.assign(parts.user_id);
+    out.device.device_id.assign(parts.device_id);
+    out.session_id.clear();
+    out.profile = {};
+    switch (parts.kind) {
+        case inbound_kind::connect: {
+            v1::Connect message;
+            if (!parse_payload(payload, message)) return error::bad_payload;
+            if (!detail::valid_session_id(message.session_id())) return error::bad_session_id;
+            if (!detail::valid_profile(message.profile())) return error::bad_profile;
+            out.session_id = std::move(*message.mutable_session_id());
+            detail::from_proto(*message.mutable_profile(), out.profile);
+            return {};
+        }
+        case inbound_kind::profile: {
+            v1::Profile message;
+            if (!parse_payload(payload, message)) return error::bad_payload;
+            if (!detail::valid_profile(message)) return error::bad_profile;
+            detail::from_proto(message, out.profile);
+            return {};
+        }
+        case inbound_kind::will:
+            return decode_session<v1::Will>(payload, out);
+        case inbound_kind::disconnect:
+            return decode_session<v1::Disconnect>(payload, out);
+        case inbound_kind::join:
+            return decode_session<v1::Join>(payload, out);
+        case inbound_kind::leave:
+            return decode_session<v1::Leave>(payload, out);
+    }
+    return error::bad_topic;
+}
+
+std::string encode(const core::party_snapshot& s) { return encode_binary<v1::PartyMembers>(s); }
+std::string encode_json(const core::party_snapshot& s) {
+    return encode_as_json<v1::PartyMembers>(s);
+}
+std::string encode(const core::party_event& e) { return encode_binary<v1::PartyEvent>(e); }
+std::string encode_json(const core::party_event& e) { return encode_as_json<v1::PartyEvent>(e); }
+std::string encode(const core::user_presence& u) { return encode_binary<v1::UserPresence>(u); }
+std::string encode_json(const core::user_presence& u) {
+    return encode_as_json<v1::UserPresence>(u);
+}
+
+std::error_code decode(std::string_view payload, core::party_snapshot& out) {
+    return decode_binary<v1::PartyMembers>(payload, out);
+}
+std::error_code decode(std::string_view payload, core::user_presence& out) {
+    return decode_binary<v1::UserPresence>(payload, out);
+}
+std::error_code decode(std::string_view payload, core::party_event& out) {
+    return decode_binary<v1::PartyEvent>(payload, out);
+}
+
+std::string encode_connect(std::string_view session_id, const core::profile& profile) {
+    v1::Connect message;
+    message.set_session_id(std::string(session_id));
+    if (!profile.empty()) detail::to_proto(profile, *message.mutable_profile());
+    return serialise(message);
+}
+
+std::string encode_will(std::string_view session_id) {
+    v1::Will message;
+    message.set_session_id(std::string(session_id));
+    return serialise(message);
+}
+
+std::string encode_session(std::string_view session_id) {
+    // Join, Leave and Disconnect share one layout (session_id = 1), so one encoder serves all.
+    v1::Join message;
+    message.set_session_id(std::string(session_id));
+    return serialise(message);
+}
+
+std::string encode_profile(const core::profile& profile) {
+    v1::Profile message;
+    detail::to_proto(profile, message);
+    return serialise(message);
+}
+
+}  // namespace presence::wire

@@ -1,2 +1,56 @@
-// STUB
+// Turns engine effects into MQTT publishes: each message is built once and serialised once; its
+// JSON twin is printed from that binary form.
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "convert.hpp"
 #include "presence/wire/wire.hpp"
+
+namespace presence::wire {
+namespace {
+
+template <class Message, class Value>
+void render_pair(const Value& value, std::string topic, bool retained, std::vector<outbound>& out) {
+    Message message;
+    detail::to_proto(value, message);
+    std::string binary;
+    message.SerializeToString(&binary);
+    std::string json;
+    const bool printed = detail::to_json<Message>(binary, json);
+    std::string json_topic;
+    json_topic.reserve(topic.size() + json_suffix.size());
+    json_topic.append(topic).append(json_suffix);
+    out.push_back({std::move(topic), std::move(binary), retained});
+    // Unreachable with a sane clock (timestamps outside years 1-9999); an empty retained payload
+    // would clear the twin, so nothing is published instead.
+    if (printed) out.push_back({std::move(json_topic), std::move(json), retained});
+}
+
+}  // namespace
+
+void render(const core::effect& effect, std::vector<outbound>& out) {
+    std::visit(
+        [&out](const auto& e) {
+            using type = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<type, core::publish_snapshot>) {
+                render_pair<v1::PartyMembers>(e.snapshot, members_topic(e.snapshot.party_id), true,
+                                              out);
+            } else if constexpr (std::is_same_v<type, core::clear_snapshot>) {
+                std::string topic = members_topic(e.party_id);
+                std::string json_topic = topic;
+                json_topic.append(json_suffix);
+                out.push_back({std::move(topic), {}, true});
+                out.push_back({std::move(json_topic), {}, true});
+            } else if constexpr (std::is_same_v<type, core::publish_event>) {
+                render_pair<v1::PartyEvent>(e.event, events_topic(e.event.party_id), false, out);
+            } else {
+                static_assert(std::is_same_v<type, core::publish_user>);
+                render_pair<v1::UserPresence>(e.user, user_topic(e.user.user_id), true, out);
+            }
+        },
+        effect);
+}
+
+}  // namespace presence::wire

@@ -1,2 +1,154 @@
-// STUB
+// Error values, identifier rule, topic names and the inbound-to-engine dispatch.
+#include <array>
+#include <string>
+
 #include "presence/wire/wire.hpp"
+
+namespace presence::wire {
+namespace {
+
+class wire_category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "presence.wire"; }
+    std::string message(int value) const override {
+        switch (static_cast<error>(value)) {
+            case error::ok:
+                return "The message is valid.";
+            case error::bad_topic:
+                return "The topic is not one of the inbound topic shapes of protocol v1.";
+            case error::bad_identifier:
+                return "An identifier is not 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.";
+            case error::payload_too_large:
+                return "The payload is larger than the configured maximum size.";
+            case error::bad_payload:
+                return "The payload is neither valid protobuf nor valid JSON for the topic's "
+                       "message.";
+            case error::bad_session_id:
+                return "The session id is longer than 128 bytes or contains control characters.";
+            case error::bad_profile:
+                return "A profile field is longer than its limit.";
+        }
+        return "An unknown wire error occurred.";
+    }
+};
+
+std::string join_topic(std::string_view a, std::string_view b, std::string_view c) {
+    std::string topic;
+    topic.reserve(a.size() + b.size() + c.size());
+    topic.append(a).append(b).append(c);
+    return topic;
+}
+
+}  // namespace
+
+const std::error_category& error_category() {
+    static const wire_category category;
+    return category;
+}
+
+std::error_code make_error_code(error e) { return {static_cast<int>(e), error_category()}; }
+
+const char* to_string(error e) {
+    switch (e) {
+        case error::ok:
+            return "ok";
+        case error::bad_topic:
+            return "bad_topic";
+        case error::bad_identifier:
+            return "bad_identifier";
+        case error::payload_too_large:
+            return "payload_too_large";
+        case error::bad_payload:
+            return "bad_payload";
+        case error::bad_session_id:
+            return "bad_session_id";
+        case error::bad_profile:
+            return "bad_profile";
+    }
+    return "unknown";
+}
+
+bool valid_identifier(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (const char c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '.' || c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+const char* to_string(inbound_kind k) {
+    switch (k) {
+        case inbound_kind::connect:
+            return "connect";
+        case inbound_kind::will:
+            return "will";
+        case inbound_kind::disconnect:
+            return "disconnect";
+        case inbound_kind::profile:
+            return "profile";
+        case inbound_kind::join:
+            return "join";
+        case inbound_kind::leave:
+            return "leave";
+    }
+    return "unknown";
+}
+
+core::outcome apply(core::engine& engine, const inbound& msg, core::time_point now) {
+    switch (msg.kind) {
+        case inbound_kind::connect:
+            return engine.on_connect(msg.device, msg.session_id, msg.profile, now);
+        case inbound_kind::will:
+            return engine.on_will(msg.device, msg.session_id, now);
+        case inbound_kind::disconnect:
+            return engine.on_disconnect(msg.device, msg.session_id, now);
+        case inbound_kind::profile:
+            return engine.on_profile(msg.device, msg.profile, now);
+        case inbound_kind::join:
+            return engine.on_join(msg.party_id, msg.device, msg.session_id, now);
+        case inbound_kind::leave:
+            return engine.on_leave(msg.party_id, msg.device, msg.session_id, now);
+    }
+    return core::outcome::unknown;
+}
+
+const std::vector<std::string>& inbound_subscriptions() {
+    static const std::vector<std::string> subscriptions{
+        "presence/connect/+/+", "presence/will/+/+", "presence/disconnect/+/+",
+        "presence/profile/+/+", "party/+/join/+/+",  "party/+/leave/+/+"};
+    return subscriptions;
+}
+
+std::string members_topic(std::string_view party_id) {
+    return join_topic("party/", party_id, "/members");
+}
+
+std::string events_topic(std::string_view party_id) {
+    return join_topic("party/", party_id, "/events");
+}
+
+std::string user_topic(std::string_view user_id) { return join_topic("presence/user/", user_id, {}); }
+
+std::string inbound_topic(inbound_kind kind, const core::device_key& device,
+                          std::string_view party_id) {
+    std::string topic;
+    topic.reserve(32 + party_id.size() + device.user_id.size() + device.device_id.size());
+    switch (kind) {
+        case inbound_kind::connect:
+        case inbound_kind::will:
+        case inbound_kind::disconnect:
+        case inbound_kind::profile:
+            topic.append("presence/").append(to_string(kind));
+            break;
+        case inbound_kind::join:
+        case inbound_kind::leave:
+            topic.append("party/").append(party_id).append("/").append(to_string(kind));
+            break;
+    }
+    topic.append("/").append(device.user_id).append("/").append(device.device_id);
+    return topic;
+}
+
+}  // namespace presence::wire

@@ -1,0 +1,57 @@
+#pragma once
+// Private to the wire library: the mapping between engine values and presence.v1 messages, the
+// field limits shared by inbound and outbound decoding, and the JSON printer.
+
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "presence/core/types.hpp"
+#include "presence/v1/presence.pb.h"
+#include "presence/wire/wire.hpp"
+
+namespace presence::wire::detail {
+
+// Field limits of protocol v1, checked on every payload the wire layer accepts.
+inline constexpr std::size_t max_session_id_bytes = 128;
+inline constexpr std::size_t max_display_name_bytes = 128;
+inline constexpr std::size_t max_avatar_url_bytes = 1024;
+inline constexpr std::size_t max_status_text_bytes = 256;
+
+// True when a session id fits the protocol: at most 128 bytes and no control characters.
+bool valid_session_id(std::string_view session_id);
+
+// True when every profile field is within its byte limit.
+bool valid_profile(const v1::Profile& profile);
+
+// Engine values to messages; the target message is overwritten field by field, so a host may
+// reuse one message object across calls.
+void to_proto(const core::party_snapshot& in, v1::PartyMembers& out);
+void to_proto(const core::party_event& in, v1::PartyEvent& out);
+void to_proto(const core::user_presence& in, v1::UserPresence& out);
+void to_proto(const core::profile& in, v1::Profile& out);
+
+// Messages to engine values, with the validation that keeps broker-retained data from corrupting
+// the engine. Strings are moved out of the message, which is left in a valid but unspecified state.
+std::error_code from_proto(v1::PartyMembers& in, core::party_snapshot& out);
+std::error_code from_proto(v1::PartyEvent& in, core::party_event& out);
+std::error_code from_proto(v1::UserPresence& in, core::user_presence& out);
+void from_proto(v1::Profile& in, core::profile& out);
+
+// The type URL of a message type, as the JSON printer's type resolver names it.
+std::string type_url(const google::protobuf::Descriptor& descriptor);
+
+// Prints a message of the type named by `type_url`, already serialised as `binary`, as single-line
+// JSON with proto field names and every primitive field. Reusing the binary form saves the second
+// serialisation that MessageToJsonString would do internally. Returns false when the message
+// cannot be printed (a timestamp outside the years 1-9999).
+bool binary_to_json(const std::string& type_url, const std::string& binary, std::string& json);
+
+// binary_to_json for a generated message type, with its type URL computed once.
+template <class Message>
+bool to_json(const std::string& binary, std::string& json) {
+    static const std::string url = type_url(*Message::descriptor());
+    return binary_to_json(url, binary, json);
+}
+
+}  // namespace presence::wire::detail
