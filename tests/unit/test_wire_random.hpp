@@ -1,0 +1,128 @@
+#pragma once
+// Seeded random domain values for the wire layer's tests: a splitmix64 generator (the same on
+// every standard library) and builders of snapshots, events and user records that use every field.
+
+#include <cstdint>
+#include <string>
+
+#include "presence/core/types.hpp"
+
+namespace presence::wire::testing {
+
+// splitmix64: tiny, fast, and identical everywhere, so a failing seed reproduces.
+class rng {
+public:
+    explicit rng(std::uint64_t seed) : state_(seed) {}
+
+    std::uint64_t next() {
+        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+    // Uniform-enough integer in [lo, hi].
+    std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + next() % (hi - lo + 1); }
+    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+    bool coin() { return (next() & 1U) != 0; }
+
+private:
+    std::uint64_t state_;
+};
+
+inline std::string random_identifier(rng& r) {
+    static constexpr std::string_view chars =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+    std::string id(r.between(1, 64), 'x');
+    for (auto& c : id) c = chars[r.below(chars.size())];
+    return id;
+}
+
+// Printable ASCII without control characters, 0 to 128 bytes.
+inline std::string random_session_id(rng& r) {
+    std::string s(r.between(0, 128), ' ');
+    for (auto& c : s) c = static_cast<char>(r.between(0x20, 0x7e));
+    return s;
+}
+
+// Valid UTF-8 of up to max_bytes bytes, mixing ASCII with 2-, 3- and 4-byte sequences.
+inline std::string random_text(rng& r, std::size_t max_bytes) {
+    static constexpr std::string_view pieces[] = {"a", "Z", " ", "7", "\xc3\xa9", "\xe2\x82\xac",
+                                                  "\xf0\x9f\x98\x80", "/", "\"", "\\"};
+    std::string s;
+    const std::size_t target = r.below(max_bytes + 1);
+    while (true) {
+        const auto piece = pieces[r.below(std::size(pieces))];
+        if (s.size() + piece.size() > target) break;
+        s.append(piece);
+    }
+    return s;
+}
+
+// Any instant google.protobuf.Timestamp can hold, in whole milliseconds.
+inline core::time_point random_time(rng& r) {
+    constexpr std::int64_t lo = -62'135'596'800'000;
+    constexpr std::int64_t hi = 253'402'300'799'999;
+    const auto span = static_cast<std::uint64_t>(hi - lo);
+    return core::time_point{core::duration{lo + static_cast<std::int64_t>(r.between(0, span))}};
+}
+
+inline core::profile random_profile(rng& r) {
+    return {random_text(r, 128), random_text(r, 1024), random_text(r, 256)};
+}
+
+inline core::device_view random_device(rng& r) {
+    core::device_view d;
+    d.device_id = random_identifier(r);
+    d.state = r.coin() ? core::device_state::live : core::device_state::reconnecting;
+    if (d.state == core::device_state::reconnecting) d.reconnect_deadline = random_time(r);
+    d.session_id = random_session_id(r);
+    return d;
+}
+
+inline core::member_view random_member(rng& r) {
+    core::member_view m;
+    m.user_id = random_identifier(r);
+    m.state = r.coin() ? core::member_state::present : core::member_state::reconnecting;
+    m.profile = random_profile(r);
+    if (m.state == core::member_state::reconnecting) m.reconnect_deadline = random_time(r);
+    m.joined_at = random_time(r);
+    const std::size_t devices = r.below(4);
+    for (std::size_t i = 0; i < devices; ++i) m.devices.push_back(random_device(r));
+    return m;
+}
+
+inline core::party_snapshot random_snapshot(rng& r) {
+    core::party_snapshot s;
+    s.party_id = random_identifier(r);
+    s.revision = r.next();
+    s.updated_at = random_time(r);
+    const std::size_t members = r.below(6);
+    for (std::size_t i = 0; i < members; ++i) s.members.push_back(random_member(r));
+    return s;
+}
+
+inline core::party_event random_event(rng& r) {
+    core::party_event e;
+    e.party_id = random_identifier(r);
+    e.revision = r.next();
+    e.kind = static_cast<core::event_kind>(r.below(5));
+    if (e.kind == core::event_kind::left) e.reason = static_cast<core::leave_reason>(r.below(3));
+    e.member = random_member(r);
+    e.at = random_time(r);
+    return e;
+}
+
+inline core::user_presence random_user(rng& r) {
+    core::user_presence u;
+    u.user_id = random_identifier(r);
+    u.online = r.coin();
+    u.last_seen = random_time(r);
+    u.profile = random_profile(r);
+    const std::size_t devices = r.below(4);
+    for (std::size_t i = 0; i < devices; ++i) u.devices.push_back(random_device(r));
+    const std::size_t parties = r.below(5);
+    for (std::size_t i = 0; i < parties; ++i) u.parties.push_back(random_identifier(r));
+    return u;
+}
+
+}  // namespace presence::wire::testing
