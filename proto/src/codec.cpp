@@ -27,7 +27,8 @@ std::error_code parse_topic(std::string_view topic, topic_parts& out) {
     while (true) {
         if (count == segments.size()) return error::bad_topic;
         const std::size_t slash = topic.find('/', start);
-        segments[count++] = topic.substr(start, slash == std::string_view::npos ? slash : slash - start);
+        segments[count++] =
+            topic.substr(start, slash == std::string_view::npos ? slash : slash - start);
         if (slash == std::string_view::npos) break;
         start = slash + 1;
     }

@@ -173,7 +173,8 @@ std::error_code from_proto(v1::Device& in, core::device_view& out) {
     if (!valid_session_id(in.session_id())) return error::bad_session_id;
     if (!from_proto(in.state(), out.state)) return error::bad_payload;
     out.reconnect_deadline = {};
-    if (in.has_reconnect_deadline() && !from_proto(in.reconnect_deadline(), out.reconnect_deadline)) {
+    if (in.has_reconnect_deadline() &&
+        !from_proto(in.reconnect_deadline(), out.reconnect_deadline)) {
         return error::bad_payload;
     }
     out.device_id = std::move(*in.mutable_device_id());
@@ -197,7 +198,8 @@ std::error_code from_proto(v1::Member& in, core::member_view& out) {
     if (!valid_profile(in.profile())) return error::bad_profile;
     out.reconnect_deadline = {};
     out.joined_at = {};
-    if (in.has_reconnect_deadline() && !from_proto(in.reconnect_deadline(), out.reconnect_deadline)) {
+    if (in.has_reconnect_deadline() &&
+        !from_proto(in.reconnect_deadline(), out.reconnect_deadline)) {
         return error::bad_payload;
     }
     if (in.has_joined_at() && !from_proto(in.joined_at(), out.joined_at)) return error::bad_payload;
@@ -226,7 +228,7 @@ const pb::util::JsonPrintOptions& json_options() {
 pb::util::TypeResolver& type_resolver() {
     static const std::unique_ptr<pb::util::TypeResolver> resolver(
         pb::util::NewTypeResolverForDescriptorPool("type.googleapis.com",
-                                                  pb::DescriptorPool::generated_pool()));
+                                                   pb::DescriptorPool::generated_pool()));
     return *resolver;
 }
 
@@ -302,7 +304,8 @@ std::error_code from_proto(v1::PartyMembers& in, core::party_snapshot& out) {
     out.members.clear();
     out.members.resize(static_cast<std::size_t>(in.members_size()));
     for (int i = 0; i < in.members_size(); ++i) {
-        if (auto ec = from_proto(*in.mutable_members(i), out.members[static_cast<std::size_t>(i)])) {
+        if (auto ec =
+                from_proto(*in.mutable_members(i), out.members[static_cast<std::size_t>(i)])) {
             return ec;
         }
     }

@@ -1,14 +1,14 @@
 // Error values, identifier rule, topic names and the inbound-to-engine dispatch.
+#include "presence/wire/wire.hpp"
+
 #include <array>
 #include <string>
-
-#include "presence/wire/wire.hpp"
 
 namespace presence::wire {
 namespace {
 
 class wire_category final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "presence.wire"; }
     std::string message(int value) const override {
         switch (static_cast<error>(value)) {
@@ -71,8 +71,8 @@ const char* to_string(error e) {
 bool valid_identifier(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
     for (const char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '.' || c == '_' || c == '-';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!ok) return false;
     }
     return true;
@@ -129,7 +129,9 @@ std::string events_topic(std::string_view party_id) {
     return join_topic("party/", party_id, "/events");
 }
 
-std::string user_topic(std::string_view user_id) { return join_topic("presence/user/", user_id, {}); }
+std::string user_topic(std::string_view user_id) {
+    return join_topic("presence/user/", user_id, {});
+}
 
 std::string inbound_topic(inbound_kind kind, const core::device_key& device,
                           std::string_view party_id) {

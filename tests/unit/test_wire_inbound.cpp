@@ -33,7 +33,7 @@ const core::device_key alice_phone{"alice", "phone"};
 
 // Protobuf logs invalid UTF-8 at ERROR level; tests that feed it on purpose stay quiet.
 class quiet_protobuf {
-public:
+  public:
     quiet_protobuf()
         : previous_(google::protobuf::SetLogHandler(
               [](google::protobuf::LogLevel, const char*, int, const std::string&) {})) {}
@@ -41,7 +41,7 @@ public:
     quiet_protobuf(const quiet_protobuf&) = delete;
     quiet_protobuf& operator=(const quiet_protobuf&) = delete;
 
-private:
+  private:
     google::protobuf::LogHandler* previous_;
 };
 
@@ -60,7 +60,8 @@ TEST_CASE("every inbound topic shape decodes to its kind and identifiers") {
     }
     CHECK(inbound_topic(inbound_kind::connect, alice_phone) == "presence/connect/alice/phone");
     CHECK(inbound_topic(inbound_kind::will, alice_phone) == "presence/will/alice/phone");
-    CHECK(inbound_topic(inbound_kind::disconnect, alice_phone) == "presence/disconnect/alice/phone");
+    CHECK(inbound_topic(inbound_kind::disconnect, alice_phone) ==
+          "presence/disconnect/alice/phone");
     CHECK(inbound_topic(inbound_kind::profile, alice_phone) == "presence/profile/alice/phone");
     CHECK(inbound_topic(inbound_kind::join, alice_phone, "p") == "party/p/join/alice/phone");
     CHECK(inbound_topic(inbound_kind::leave, alice_phone, "p") == "party/p/leave/alice/phone");
@@ -84,8 +85,9 @@ TEST_CASE("identifiers outside 1-64 of [A-Za-z0-9._-] are bad_identifier") {
     CHECK_FALSE(decode("party/" + id64 + "/join/u/d"));
     for (const std::string& topic :
          {std::string("party/a b/join/u/d"), "presence/connect/" + id65 + "/d",
-          "presence/connect/u/" + id65, "party/" + id65 + "/leave/u/d", std::string("presence/connect/+/d"),
-          std::string("presence/will/u/#"), std::string("party/+/join/u/d"), std::string("presence/connect//d"),
+          "presence/connect/u/" + id65, "party/" + id65 + "/leave/u/d",
+          std::string("presence/connect/+/d"), std::string("presence/will/u/#"),
+          std::string("party/+/join/u/d"), std::string("presence/connect//d"),
           std::string("presence/connect/u/"), std::string("party//join/u/d"),
           std::string("party/p/leave/u\xc3\xa9/d"), std::string("presence/connect/u/d\n"),
           std::string("presence/connect/u/d\0x", 24)}) {
@@ -117,7 +119,8 @@ TEST_CASE("unparseable payloads are bad_payload") {
     }
     SUBCASE("invalid UTF-8 in a protobuf string") {
         const quiet_protobuf quiet;
-        CHECK(decode("presence/will/u/d", std::string("\x0a\x02\xc3\x28", 4)) == error::bad_payload);
+        CHECK(decode("presence/will/u/d", std::string("\x0a\x02\xc3\x28", 4)) ==
+              error::bad_payload);
     }
     SUBCASE("JSON with an unknown field") {
         CHECK(decode(topic, R"({"session_id":"s1","sesion_id":"typo"})") == error::bad_payload);
@@ -160,8 +163,8 @@ TEST_CASE("profile fields over their limits are bad_profile") {
           error::bad_profile);
     CHECK(decode("presence/profile/u/d", encode_profile({"", "", std::string(257, 't')})) ==
           error::bad_profile);
-    CHECK(decoded("presence/profile/u/d", encode_profile({std::string(128, 'n'), "",
-                                                          std::string(256, 't')}))
+    CHECK(decoded("presence/profile/u/d",
+                  encode_profile({std::string(128, 'n'), "", std::string(256, 't')}))
               .profile.status_text.size() == 256);
 }
 
@@ -192,8 +195,8 @@ TEST_CASE("JSON and binary payloads decode to the same inbound") {
         CHECK(from_binary.session_id == from_json.session_id);
         CHECK(from_binary.profile == from_json.profile);
         CHECK(from_binary.device == alice_phone);
-        const bool has_profile = from_binary.kind == inbound_kind::connect ||
-                                 from_binary.kind == inbound_kind::profile;
+        const bool has_profile =
+            from_binary.kind == inbound_kind::connect || from_binary.kind == inbound_kind::profile;
         CHECK(from_binary.session_id == (from_binary.kind == inbound_kind::profile ? "" : "s1"));
         CHECK(from_binary.profile == (has_profile ? alice : core::profile{}));
     }
@@ -208,8 +211,8 @@ TEST_CASE("an empty payload is the empty message") {
 
 TEST_CASE("decode_inbound overwrites every field of a reused inbound") {
     inbound msg;
-    REQUIRE_FALSE(decode_inbound("presence/connect/alice/phone", encode_connect("s1", {"A", "", ""}),
-                                 msg));
+    REQUIRE_FALSE(
+        decode_inbound("presence/connect/alice/phone", encode_connect("s1", {"A", "", ""}), msg));
     REQUIRE_FALSE(decode_inbound("party/p/join/bob/tablet", "", msg));
     CHECK(msg.kind == inbound_kind::join);
     CHECK(msg.party_id == "p");
@@ -277,13 +280,12 @@ TEST_CASE("errors are std::error_codes of the presence.wire category with readab
 TEST_CASE("random topics and bytes never crash decode_inbound and never pass invalid data") {
     const quiet_protobuf quiet;
     testing::rng r(20240521);
-    const std::vector<std::string> shapes{"presence/connect/", "presence/will/",
+    const std::vector<std::string> shapes{"presence/connect/",    "presence/will/",
                                           "presence/disconnect/", "presence/profile/",
-                                          "party/p/join/", "party/p/leave/"};
-    const std::vector<std::string> seeds{encode_connect("s1", {"Alice", "https://a", "hi"}),
-                                         encode_will("s1"), encode_session("s1"),
-                                         encode_profile({"Alice", "", ""}),
-                                         R"({"session_id":"s1","profile":{"display_name":"A"}})"};
+                                          "party/p/join/",        "party/p/leave/"};
+    const std::vector<std::string> seeds{
+        encode_connect("s1", {"Alice", "https://a", "hi"}), encode_will("s1"), encode_session("s1"),
+        encode_profile({"Alice", "", ""}), R"({"session_id":"s1","profile":{"display_name":"A"}})"};
     std::size_t accepted = 0;
     for (int i = 0; i < 10'000; ++i) {
         std::string topic;

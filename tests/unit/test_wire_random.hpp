@@ -11,7 +11,7 @@ namespace presence::wire::testing {
 
 // splitmix64: tiny, fast, and identical everywhere, so a failing seed reproduces.
 class rng {
-public:
+  public:
     explicit rng(std::uint64_t seed) : state_(seed) {}
 
     std::uint64_t next() {
@@ -21,11 +21,13 @@ public:
         return z ^ (z >> 31);
     }
     // Uniform-enough integer in [lo, hi].
-    std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + next() % (hi - lo + 1); }
+    std::uint64_t between(std::uint64_t lo, std::uint64_t hi) {
+        return lo + next() % (hi - lo + 1);
+    }
     std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
     bool coin() { return (next() & 1U) != 0; }
 
-private:
+  private:
     std::uint64_t state_;
 };
 
@@ -46,8 +48,8 @@ inline std::string random_session_id(rng& r) {
 
 // Valid UTF-8 of up to max_bytes bytes, mixing ASCII with 2-, 3- and 4-byte sequences.
 inline std::string random_text(rng& r, std::size_t max_bytes) {
-    static constexpr std::string_view pieces[] = {"a", "Z", " ", "7", "\xc3\xa9", "\xe2\x82\xac",
-                                                  "\xf0\x9f\x98\x80", "/", "\"", "\\"};
+    static constexpr std::string_view pieces[] = {
+        "a", "Z", " ", "7", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "/", "\"", "\\"};
     std::string s;
     const std::size_t target = r.below(max_bytes + 1);
     while (true) {

@@ -1,0 +1,293 @@
+// Outbound messages: what render() publishes for each effect, the JSON twin's shape, randomised
+// round trips, and the rejection of retained data that must not reach the engine.
+#include <doctest/doctest.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "presence/v1/presence.pb.h"
+#include "presence/wire/wire.hpp"
+#include "test_wire_random.hpp"
+
+namespace presence::wire {
+namespace {
+
+using namespace std::chrono_literals;
+
+const core::time_point t0{std::chrono::milliseconds{1'700'000'000'123}};
+
+core::member_view alice_present() {
+    core::member_view m;
+    m.user_id = "alice";
+    m.state = core::member_state::present;
+    m.profile = {"Alice", "https://example.com/alice.png", "at the party"};
+    m.joined_at = t0;
+    m.devices = {{"phone", core::device_state::live, {}, "s1"}};
+    return m;
+}
+
+core::member_view bob_reconnecting() {
+    core::member_view m;
+    m.user_id = "bob";
+    m.state = core::member_state::reconnecting;
+    m.reconnect_deadline = t0 + 120s;
+    m.joined_at = t0 - 5s;
+    m.devices = {{"tablet", core::device_state::reconnecting, t0 + 120s, "s2"}};
+    return m;
+}
+
+core::party_snapshot sample_snapshot() {
+    return {"p1", 42, t0, {alice_present(), bob_reconnecting()}};
+}
+
+std::vector<outbound> rendered(const core::effect& e) {
+    std::vector<outbound> out;
+    render(e, out);
+    return out;
+}
+
+bool contains(const std::string& text, std::string_view part) {
+    return text.find(part) != std::string::npos;
+}
+
+// Parses a JSON twin back through protobuf and decodes it, so the twin is checked field by field.
+template <class Message, class Value>
+Value from_json_twin(const std::string& json) {
+    Message message;
+    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &message).ok());
+    Value value;
+    REQUIRE_FALSE(decode(message.SerializeAsString(), value));
+    return value;
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot renders as retained binary and JSON on party/<p>/members") {
+    const auto snapshot = sample_snapshot();
+    const auto out = rendered(core::publish_snapshot{snapshot});
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].topic == "party/p1/members");
+    CHECK(out[0].retained);
+    CHECK(out[0].payload == encode(snapshot));
+    CHECK(out[1].topic == "party/p1/members/json");
+    CHECK(out[1].retained);
+    CHECK(out[1].payload == encode_json(snapshot));
+    core::party_snapshot back;
+    REQUIRE_FALSE(decode(out[0].payload, back));
+    CHECK(back == snapshot);
+    CHECK(from_json_twin<v1::PartyMembers, core::party_snapshot>(out[1].payload) == snapshot);
+}
+
+TEST_CASE("a cleared party renders as empty retained payloads on both snapshot topics") {
+    const auto out = rendered(core::clear_snapshot{"p1"});
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].topic == "party/p1/members");
+    CHECK(out[1].topic == "party/p1/members/json");
+    for (const auto& o : out) {
+        CHECK(o.retained);
+        CHECK(o.payload.empty());
+    }
+}
+
+TEST_CASE("an event renders as non-retained binary and JSON on party/<p>/events") {
+    const core::party_event event{
+        "p1",     43, core::event_kind::left, core::leave_reason::timeout, bob_reconnecting(),
+        t0 + 120s};
+    const auto out = rendered(core::publish_event{event});
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].topic == "party/p1/events");
+    CHECK(out[1].topic == "party/p1/events/json");
+    CHECK_FALSE(out[0].retained);
+    CHECK_FALSE(out[1].retained);
+    core::party_event back;
+    REQUIRE_FALSE(decode(out[0].payload, back));
+    CHECK(back == event);
+    CHECK(contains(out[1].payload, R"("kind":"EVENT_KIND_LEFT")"));
+    CHECK(contains(out[1].payload, R"("reason":"LEAVE_REASON_TIMEOUT")"));
+    CHECK(from_json_twin<v1::PartyEvent, core::party_event>(out[1].payload) == event);
+}
+
+TEST_CASE("a user record renders as retained binary and JSON on presence/user/<u>") {
+    const core::user_presence user{
+        "alice",     true, t0, {"Alice", "", ""}, {{"phone", core::device_state::live, {}, "s1"}},
+        {"p1", "p2"}};
+    const auto out = rendered(core::publish_user{user});
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].topic == "presence/user/alice");
+    CHECK(out[1].topic == "presence/user/alice/json");
+    CHECK(out[0].retained);
+    CHECK(out[1].retained);
+    core::user_presence back;
+    REQUIRE_FALSE(decode(out[0].payload, back));
+    CHECK(back == user);
+    CHECK(contains(out[1].payload, R"("parties":["p1","p2"])"));
+    CHECK(contains(out[1].payload, R"("online":true)"));
+}
+
+TEST_CASE("render appends to the output vector") {
+    std::vector<outbound> out;
+    render(core::clear_snapshot{"a"}, out);
+    render(core::clear_snapshot{"b"}, out);
+    REQUIRE(out.size() == 4);
+    CHECK(out[2].topic == "party/b/members");
+}
+
+TEST_CASE("snapshot JSON is one line with proto field names and every primitive field") {
+    const std::string json = encode_json(sample_snapshot());
+    CAPTURE(json);
+    CHECK_FALSE(contains(json, "\n"));
+    for (const char* part :
+         {R"("party_id":"p1")", R"("revision":"42")", R"("members":[)", R"("user_id":"alice")",
+          R"("state":"MEMBER_STATE_PRESENT")", R"("display_name":"Alice")",
+          R"("avatar_url":"https://example.com/alice.png")", R"("status_text":"at the party")",
+          R"("state":"MEMBER_STATE_RECONNECTING")", R"("display_name":"")",
+          R"("updated_at":"2023-11-14T22:13:20.123Z")", R"("joined_at":"2023-11-14T22:13:20.123Z")",
+          R"("reconnect_deadline":"2023-11-14T22:15:20.123Z")", R"("session_id":"s1")",
+          R"("state":"DEVICE_STATE_LIVE")"}) {
+        CHECK(contains(json, part));
+    }
+    CHECK_FALSE(contains(json, "partyId"));
+}
+
+TEST_CASE("reconnect_deadline is absent unless reconnecting, and reason only set for left") {
+    core::party_snapshot one{"p1", 1, t0, {alice_present()}};
+    one.members[0].reconnect_deadline = t0 + 1s;  // ignored: the member is present
+    one.members[0].devices[0].reconnect_deadline = t0 + 1s;
+    CHECK_FALSE(contains(encode_json(one), "reconnect_deadline"));
+    v1::PartyMembers message;
+    REQUIRE(message.ParseFromString(encode(one)));
+    CHECK_FALSE(message.members(0).has_reconnect_deadline());
+    CHECK_FALSE(message.members(0).devices(0).has_reconnect_deadline());
+
+    const core::party_event joined{
+        "p1", 2, core::event_kind::joined, core::leave_reason::timeout, alice_present(), t0};
+    CHECK(contains(encode_json(joined), R"("reason":"LEAVE_REASON_UNSPECIFIED")"));
+    core::party_event back;
+    REQUIRE_FALSE(decode(encode(joined), back));
+    CHECK(back.reason == core::leave_reason::explicit_leave);
+}
+
+TEST_CASE("randomised snapshots, events and user records survive encode and decode") {
+    testing::rng r(7);
+    for (int i = 0; i < 300; ++i) {
+        const auto snapshot = testing::random_snapshot(r);
+        core::party_snapshot s;
+        REQUIRE_FALSE(decode(encode(snapshot), s));
+        CHECK(s == snapshot);
+        CHECK(from_json_twin<v1::PartyMembers, core::party_snapshot>(encode_json(snapshot)) ==
+              snapshot);
+
+        const auto event = testing::random_event(r);
+        core::party_event e;
+        REQUIRE_FALSE(decode(encode(event), e));
+        CHECK(e == event);
+        CHECK(from_json_twin<v1::PartyEvent, core::party_event>(encode_json(event)) == event);
+
+        const auto user = testing::random_user(r);
+        core::user_presence u;
+        REQUIRE_FALSE(decode(encode(user), u));
+        CHECK(u == user);
+        CHECK(from_json_twin<v1::UserPresence, core::user_presence>(encode_json(user)) == user);
+    }
+}
+
+TEST_CASE("decode overwrites every field of a reused value") {
+    testing::rng r(11);
+    core::party_snapshot s = testing::random_snapshot(r);
+    const core::party_snapshot small{"p", 1, t0, {}};
+    REQUIRE_FALSE(decode(encode(small), s));
+    CHECK(s == small);
+    core::user_presence u = testing::random_user(r);
+    const core::user_presence bare{"u", false, {}, {}, {}, {}};
+    REQUIRE_FALSE(decode(encode(bare), u));
+    CHECK(u == bare);
+}
+
+TEST_CASE("retained data with bad identifiers or unspecified enums is rejected") {
+    v1::PartyMembers good;
+    good.set_party_id("p1");
+    auto* m = good.add_members();
+    m->set_user_id("alice");
+    m->set_state(v1::MEMBER_STATE_PRESENT);
+    auto* d = m->add_devices();
+    d->set_device_id("phone");
+    d->set_state(v1::DEVICE_STATE_LIVE);
+    core::party_snapshot out;
+    REQUIRE_FALSE(decode(good.SerializeAsString(), out));
+
+    auto rejects = [&](auto&& mutate, error expected) {
+        v1::PartyMembers bad = good;
+        mutate(bad);
+        CHECK(decode(bad.SerializeAsString(), out) == expected);
+    };
+    rejects([](v1::PartyMembers& b) { b.set_party_id("a b"); }, error::bad_identifier);
+    rejects([](v1::PartyMembers& b) { b.clear_party_id(); }, error::bad_identifier);
+    rejects([](v1::PartyMembers& b) { b.mutable_members(0)->set_user_id(std::string(65, 'u')); },
+            error::bad_identifier);
+    rejects(
+        [](v1::PartyMembers& b) { b.mutable_members(0)->mutable_devices(0)->set_device_id("+"); },
+        error::bad_identifier);
+    rejects(
+        [](v1::PartyMembers& b) { b.mutable_members(0)->set_state(v1::MEMBER_STATE_UNSPECIFIED); },
+        error::bad_payload);
+    rejects(
+        [](v1::PartyMembers& b) {
+            b.mutable_members(0)->set_state(static_cast<v1::MemberState>(9));
+        },
+        error::bad_payload);
+    rejects(
+        [](v1::PartyMembers& b) {
+            b.mutable_members(0)->mutable_devices(0)->set_state(v1::DEVICE_STATE_UNSPECIFIED);
+        },
+        error::bad_payload);
+    rejects(
+        [](v1::PartyMembers& b) {
+            b.mutable_members(0)->mutable_devices(0)->set_session_id("a\nb");
+        },
+        error::bad_session_id);
+    rejects(
+        [](v1::PartyMembers& b) {
+            b.mutable_members(0)->mutable_profile()->set_avatar_url(std::string(1025, 'x'));
+        },
+        error::bad_profile);
+    rejects([](v1::PartyMembers& b) { b.mutable_updated_at()->set_seconds(-62135596801); },
+            error::bad_payload);
+    rejects([](v1::PartyMembers& b) { b.mutable_members(0)->mutable_joined_at()->set_nanos(-1); },
+            error::bad_payload);
+    CHECK(decode("\xff\xff\xff", out) == error::bad_payload);
+    CHECK(decode("", out) == error::bad_identifier);
+
+    v1::PartyEvent event;
+    event.set_party_id("p1");
+    event.set_kind(v1::EVENT_KIND_LEFT);
+    event.set_reason(v1::LEAVE_REASON_UNSPECIFIED);
+    *event.mutable_member() = good.members(0);
+    core::party_event e;
+    CHECK(decode(event.SerializeAsString(), e) == error::bad_payload);
+    event.set_reason(v1::LEAVE_REASON_SIGN_OUT);
+    CHECK_FALSE(decode(event.SerializeAsString(), e));
+    event.set_kind(v1::EVENT_KIND_UNSPECIFIED);
+    CHECK(decode(event.SerializeAsString(), e) == error::bad_payload);
+    event.set_kind(v1::EVENT_KIND_JOINED);
+    event.clear_member();
+    CHECK(decode(event.SerializeAsString(), e) == error::bad_payload);
+
+    v1::UserPresence user;
+    user.set_user_id("alice");
+    user.add_parties("p1");
+    core::user_presence u;
+    CHECK_FALSE(decode(user.SerializeAsString(), u));
+    user.add_parties("bad/party");
+    CHECK(decode(user.SerializeAsString(), u) == error::bad_identifier);
+}
+
+TEST_CASE("outbound topic names follow the protocol") {
+    CHECK(members_topic("p1") == "party/p1/members");
+    CHECK(events_topic("p1") == "party/p1/events");
+    CHECK(user_topic("alice") == "presence/user/alice");
+    CHECK(json_suffix == "/json");
+}
+
+}  // namespace presence::wire
