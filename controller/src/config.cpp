@@ -1,2 +1,142 @@
-// STUB
 #include "presence/controller/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <fstream>
+
+#include "presence/controller/duration.hpp"
+
+#ifndef PRESENCE_VERSION
+#define PRESENCE_VERSION "unknown"
+#endif
+
+namespace presence::controller {
+
+namespace {
+
+constexpr std::string_view duration_forms = "use a number with a unit: 120s, 2m, 1500ms, 1h, 1m30s";
+
+// MQTT's own limit on a packet's remaining length bounds any payload the broker can deliver.
+constexpr std::size_t max_mqtt_payload = 268'435'455;
+
+CLI::Validator duration_validator() {
+    return CLI::Validator(
+        [](std::string& value) {
+            if (parse_duration(value)) return std::string();
+            return "invalid duration \"" + value + "\" (" + std::string(duration_forms) + ")";
+        },
+        "DURATION");
+}
+
+std::optional<std::size_t> parse_bytes(std::string_view text) {
+    std::size_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value == 0 ||
+        value > max_mqtt_payload) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+CLI::Validator bytes_validator() {
+    return CLI::Validator(
+        [](std::string& value) {
+            if (parse_bytes(value)) return std::string();
+            return "invalid byte count \"" + value + "\" (use a whole number from 1 to " +
+                   std::to_string(max_mqtt_payload) + ", e.g. 16384)";
+        },
+        "BYTES");
+}
+
+void add_duration(CLI::App& app, const std::string& name, core::duration& target,
+                  const std::string& default_text, const std::string& help) {
+    app.add_option_function<std::string>(
+           name, [&target](const std::string& v) { target = *parse_duration(v); }, help)
+        ->check(duration_validator())
+        ->default_str(default_text);
+}
+
+// Reads the first line of the password file; a missing or unreadable file is a usage error.
+std::optional<std::string> read_password_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+parse_result usage_error(const std::string& what) {
+    parse_result r;
+    r.exit = true;
+    r.exit_code = 2;
+    r.message = "error: " + what + "\nRun with --help for more information.";
+    return r;
+}
+
+}  // namespace
+
+parse_result parse_args(int argc, const char* const* argv) {
+    parse_result result;
+    config& cfg = result.cfg;
+
+    CLI::App app("presence-controller: keeps party presence and publishes it over MQTT.",
+                 "presence-controller");
+    app.set_version_flag("--version", std::string("presence-controller ") + PRESENCE_VERSION);
+    app.set_config("--config", "", "Read options from an INI/TOML file (same long names as keys)");
+    app.option_defaults()->always_capture_default();
+
+    app.add_option("--broker", cfg.broker, "Broker URI (tcp://host:port or ssl://host:port)");
+    app.add_option("--client-id", cfg.client_id,
+                   "Fixed MQTT client id of the controller's persistent session");
+    app.add_option("--username", cfg.username, "MQTT username (empty: anonymous)");
+    app.add_option("--password", cfg.password, "MQTT password")
+        ->envname("PRESENCE_PASSWORD")
+        ->default_str("");
+    app.add_option("--password-file", cfg.password_file,
+                   "Read the MQTT password from the first line of this file (wins over "
+                   "--password and PRESENCE_PASSWORD)");
+    add_duration(app, "--grace", cfg.grace, "2m",
+                 "How long a member with no live device stays listed as reconnecting");
+    app.add_option("--log-level", cfg.log_level, "Log level")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    app.add_option_function<std::string>(
+           "--max-payload",
+           [&cfg](const std::string& v) { cfg.max_payload_bytes = *parse_bytes(v); },
+           "Largest accepted inbound payload in bytes")
+        ->check(bytes_validator())
+        ->default_str(std::to_string(cfg.max_payload_bytes));
+    add_duration(app, "--restore-timeout", cfg.restore_timeout, "10s",
+                 "How long to wait for retained state at start");
+    add_duration(app, "--stats-interval", cfg.stats_interval, "10s",
+                 "How often to publish presence/controller/stats (0s disables)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        result.exit = true;
+        result.message = app.help();
+        return result;
+    } catch (const CLI::CallForAllHelp&) {
+        result.exit = true;
+        result.message = app.help("", CLI::AppFormatMode::All);
+        return result;
+    } catch (const CLI::CallForVersion& e) {
+        result.exit = true;
+        result.message = e.what();
+        return result;
+    } catch (const CLI::ParseError& e) {
+        return usage_error(e.what());
+    }
+
+    if (!cfg.password_file.empty()) {
+        auto password = read_password_file(cfg.password_file);
+        if (!password) {
+            return usage_error("--password-file: cannot read \"" + cfg.password_file + "\"");
+        }
+        cfg.password = std::move(*password);
+    }
+    return result;
+}
+
+}  // namespace presence::controller

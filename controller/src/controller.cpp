@@ -1,2 +1,255 @@
-// STUB
 #include "presence/controller/controller.hpp"
+
+#include <deque>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "clock.hpp"
+#include "reject_log.hpp"
+#include "restore.hpp"
+#include "session.hpp"
+#include "stats.hpp"
+
+namespace presence::controller {
+
+namespace {
+
+constexpr std::string_view stats_topic = "presence/controller/stats";
+constexpr auto max_wait = std::chrono::milliseconds(200);
+// Inputs handled before effects are drained; a burst costs one snapshot per changed party.
+constexpr std::size_t max_burst = 1000;
+// A publish Paho keeps refusing is dropped after this many tries, so one bad message cannot
+// wedge the pipeline.
+constexpr int max_publish_attempts = 5;
+
+std::string session_part(std::string_view session_id) {
+    return session_id.empty() ? std::string() : " session=" + std::string(session_id);
+}
+
+std::string current_session(const core::engine& engine, const core::device_key& device) {
+    if (const auto user = engine.user(device.user_id)) {
+        for (const auto& d : user->devices) {
+            if (d.device_id == device.device_id) return d.session_id.empty() ? "none" : d.session_id;
+        }
+    }
+    return "none";
+}
+
+// The controller's state for one run: the engine, its clock, the session and the counters.
+class controller_loop {
+  public:
+    controller_loop(const config& cfg, session& mqtt)
+        : cfg_(cfg),
+          session_(mqtt),
+          engine_(core::engine_config{.grace = cfg.grace, .defer_snapshots = true}),
+          next_stats_(std::chrono::steady_clock::now() + cfg.stats_interval) {}
+
+    void restore(const retained_state& state) {
+        for (const auto& u : state.users) engine_.restore(u);
+        for (const auto& p : state.parties) engine_.restore(p);
+        counters_.restored_users = state.users.size();
+        counters_.restored_parties = state.parties.size();
+        counters_.restore_rejected = state.rejected;
+    }
+
+    // One pass: wait for input (bounded by the next grace deadline), handle the burst that is
+    // queued, expire what is due, and publish every effect.
+    void step() {
+        if (auto msg = session_.next(wait_time())) {
+            handle(*msg);
+            for (std::size_t n = 1; n < max_burst; ++n) {
+                auto more = session_.next(std::chrono::milliseconds(0));
+                if (!more) break;
+                handle(*more);
+            }
+        }
+        tick_if_due(clock_.now());
+        drain_effects();
+        flush();
+        report(std::chrono::steady_clock::now());
+    }
+
+    // Publishes the final stats and everything still pending before a clean shutdown.
+    void finish() {
+        if (cfg_.stats_interval.count() > 0) publish_stats();
+        flush();
+    }
+
+  private:
+    std::chrono::milliseconds wait_time() const {
+        if (!pending_.empty()) return std::chrono::milliseconds(0);
+        auto wait = max_wait;
+        if (const auto deadline = engine_.next_deadline()) {
+            wait = std::clamp(*deadline - clock_.now(), core::duration(0), wait);
+        }
+        return wait;
+    }
+
+    void tick_if_due(core::time_point now) {
+        if (const auto deadline = engine_.next_deadline(); deadline && *deadline <= now) {
+            engine_.tick(now);
+        }
+    }
+
+    void handle(const mqtt::const_message_ptr& msg) {
+        if (!msg) {
+            ++counters_.connection_lost;
+            spdlog::warn("connection to {} lost; Paho reconnects", cfg_.broker);
+            return;
+        }
+        const auto now = clock_.now();
+        tick_if_due(now);
+        wire::inbound in;
+        const auto ec = wire::decode_inbound(msg->get_topic(), msg->get_payload(), in,
+                                             wire::limits{cfg_.max_payload_bytes});
+        if (ec) {
+            reject(msg->get_topic(), ec);
+            return;
+        }
+        const auto outcome = wire::apply(engine_, in, now);
+        counters_.count(in.kind, outcome);
+        log_decision(in, outcome);
+    }
+
+    void reject(const std::string& topic, std::error_code ec) {
+        counters_.count(static_cast<wire::error>(ec.value()));
+        if (!rejections_.admit(std::chrono::steady_clock::now())) return;
+        spdlog::warn("rejected topic={} reason={}: {}", topic,
+                     wire::to_string(static_cast<wire::error>(ec.value())), ec.message());
+    }
+
+    void log_decision(const wire::inbound& in, core::outcome outcome) {
+        if (!spdlog::should_log(spdlog::level::info)) return;
+        const std::string party =
+            in.party_id.empty() ? std::string() : " party=" + in.party_id;
+        if (outcome == core::outcome::stale) {
+            spdlog::info("{}{} user={} device={}{} -> stale (current {})", wire::to_string(in.kind),
+                         party, in.device.user_id, in.device.device_id,
+                         session_part(in.session_id), current_session(engine_, in.device));
+            return;
+        }
+        spdlog::info("{}{} user={} device={}{} -> {}", wire::to_string(in.kind), party,
+                     in.device.user_id, in.device.device_id, session_part(in.session_id),
+                     core::to_string(outcome));
+    }
+
+    void drain_effects() {
+        auto effects = engine_.take_effects();
+        if (effects.empty()) return;
+        std::vector<wire::outbound> out;
+        for (const auto& effect : effects) {
+            note(effect);
+            wire::render(effect, out);
+        }
+        for (auto& o : out) pending_.push_back({std::move(o), 0});
+    }
+
+    void note(const core::effect& effect) {
+        const auto* e = std::get_if<core::publish_event>(&effect);
+        if (e == nullptr) return;
+        const auto& ev = e->event;
+        if (ev.kind == core::event_kind::left && ev.reason == core::leave_reason::timeout) {
+            ++counters_.grace_expiries;
+            spdlog::info("expired party={} user={} rev={}", ev.party_id, ev.member.user_id,
+                         ev.revision);
+            return;
+        }
+        spdlog::debug("event party={} rev={} {} user={}{}", ev.party_id, ev.revision,
+                      core::to_string(ev.kind), ev.member.user_id,
+                      ev.kind == core::event_kind::left
+                          ? std::string(" reason=") + core::to_string(ev.reason)
+                          : std::string());
+    }
+
+    // Publishes in order; a refused publish stays first in line and is retried next pass.
+    void flush() {
+        while (!pending_.empty()) {
+            auto& front = pending_.front();
+            try {
+                session_.publish(front.message);
+            } catch (const mqtt::exception& e) {
+                if (++front.attempts < max_publish_attempts) {
+                    spdlog::warn("publish topic={} refused ({}); will retry",
+                                 front.message.topic, e.what());
+                    return;
+                }
+                ++counters_.publish_errors;
+                spdlog::error("publish topic={} dropped after {} attempts: {}",
+                              front.message.topic, front.attempts, e.what());
+            }
+            ++counters_.published;
+            pending_.pop_front();
+        }
+    }
+
+    void report(std::chrono::steady_clock::time_point now) {
+        if (const auto n = rejections_.take_suppressed(now)) {
+            spdlog::warn("suppressed {} rejected-input warnings", n);
+        }
+        if (cfg_.stats_interval.count() <= 0 || now < next_stats_) return;
+        next_stats_ = now + cfg_.stats_interval;
+        publish_stats();
+    }
+
+    void publish_stats() {
+        const auto s = engine_.stats();
+        pending_.push_back({{std::string(stats_topic), to_json(counters_, s), true}, 0});
+        spdlog::info("{}", summary(counters_, s));
+    }
+
+    struct pending_publish {
+        wire::outbound message;
+        int attempts = 0;
+    };
+
+    const config& cfg_;
+    session& session_;
+    core::engine engine_;
+    engine_clock clock_;
+    counters counters_;
+    reject_log rejections_;
+    std::deque<pending_publish> pending_;
+    std::chrono::steady_clock::time_point next_stats_;
+};
+
+int run_until_stopped(const config& cfg, const std::atomic<bool>& stop) {
+    spdlog::info("presence-controller starting: broker={} client_id={} grace={}ms", cfg.broker,
+                 cfg.client_id, cfg.grace.count());
+    const auto state = fetch_retained_state(cfg, stop);
+    if (!state) return 0;
+
+    session mqtt(cfg);
+    controller_loop loop(cfg, mqtt);
+    loop.restore(*state);
+    if (!mqtt.connect(stop)) return 0;
+
+    while (!stop.load()) {
+        try {
+            loop.step();
+        } catch (const mqtt::exception& e) {
+            spdlog::error("MQTT error: {}", e.what());
+            std::this_thread::sleep_for(max_wait);
+        }
+    }
+    spdlog::info("stopping");
+    loop.finish();
+    mqtt.shutdown();
+    spdlog::info("stopped cleanly");
+    return 0;
+}
+
+}  // namespace
+
+int run(const config& cfg, const std::atomic<bool>& stop) {
+    try {
+        return run_until_stopped(cfg, stop);
+    } catch (const mqtt::exception& e) {
+        spdlog::critical("cannot use the broker: {}", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        spdlog::critical("fatal: {}", e.what());
+        return 1;
+    }
+}
+
+}  // namespace presence::controller

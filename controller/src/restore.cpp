@@ -1,0 +1,121 @@
+#include "restore.hpp"
+
+#include <random>
+#include <spdlog/spdlog.h>
+
+#include "connect.hpp"
+#include "presence/wire/wire.hpp"
+
+namespace presence::controller {
+
+namespace {
+
+constexpr auto subscribe_timeout = std::chrono::seconds(10);
+
+std::string random_nonce() {
+    std::random_device rd;
+    const auto value = (std::uint64_t{rd()} << 32) | rd();
+    return std::to_string(value);
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+// Decodes one retained message into `state`; false when it is malformed or names another topic.
+bool collect(const mqtt::message& msg, retained_state& state) {
+    const std::string& topic = msg.get_topic();
+    const std::string& payload = msg.get_payload();
+    if (payload.empty()) return true;  // a cleared retained message carries nothing to restore
+    if (starts_with(topic, "party/")) {
+        core::party_snapshot s;
+        if (const auto ec = wire::decode(payload, s)) {
+            spdlog::warn("restore: rejected topic={} reason={}", topic, ec.message());
+            return false;
+        }
+        if (wire::members_topic(s.party_id) != topic) {
+            spdlog::warn("restore: rejected topic={} reason=party_id {} does not match", topic,
+                         s.party_id);
+            return false;
+        }
+        state.parties.push_back(std::move(s));
+        return true;
+    }
+    core::user_presence u;
+    if (const auto ec = wire::decode(payload, u)) {
+        spdlog::warn("restore: rejected topic={} reason={}", topic, ec.message());
+        return false;
+    }
+    if (wire::user_topic(u.user_id) != topic) {
+        spdlog::warn("restore: rejected topic={} reason=user_id {} does not match", topic,
+                     u.user_id);
+        return false;
+    }
+    state.users.push_back(std::move(u));
+    return true;
+}
+
+}  // namespace
+
+std::optional<retained_state> fetch_retained_state(const config& cfg,
+                                                   const std::atomic<bool>& stop) {
+    mqtt::async_client client(cfg.broker, cfg.client_id + ".restore");
+    client.start_consuming();
+    const auto options = base_connect_options(cfg).clean_session(true).finalize();
+    if (!connect_with_backoff(client, options, stop, "restore")) return std::nullopt;
+
+    const std::string marker_topic = "presence/controller/" + cfg.client_id + "/sync";
+    const std::string nonce = random_nonce();
+    retained_state state;
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + cfg.restore_timeout;
+
+    const auto subscribed =
+        client.subscribe(mqtt::string_collection::create(
+                             {std::string(wire::user_subscription),
+                              std::string(wire::snapshot_subscription)}),
+                         {1, 1});
+    if (wait_token(subscribed, stop, subscribe_timeout) &&
+        wait_token(client.subscribe(marker_topic, 1), stop, subscribe_timeout)) {
+        client.publish(marker_topic, nonce.data(), nonce.size(), 1, false);
+        while (!stop.load()) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) break;
+            mqtt::const_message_ptr msg;
+            const auto wait = std::min<std::chrono::steady_clock::duration>(
+                deadline - now, std::chrono::milliseconds(200));
+            if (!client.try_consume_message_for(&msg, wait)) continue;
+            if (!msg) {
+                spdlog::warn("restore: connection lost while reading retained state");
+                break;
+            }
+            if (msg->get_topic() == marker_topic) {
+                if (msg->get_payload_str() == nonce) {
+                    state.complete = true;
+                    break;
+                }
+                continue;
+            }
+            if (!collect(*msg, state)) ++state.rejected;
+        }
+    }
+
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (!state.complete && !stop.load()) {
+        spdlog::warn("restore: incomplete after {} ms (--restore-timeout); going on with what "
+                     "arrived",
+                     took.count());
+    }
+    spdlog::info("restore: users={} parties={} rejected={} complete={} took={}ms",
+                 state.users.size(), state.parties.size(), state.rejected, state.complete,
+                 took.count());
+    try {
+        client.disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
+    } catch (const mqtt::exception& e) {
+        spdlog::warn("restore: disconnect failed: {}", e.what());
+    }
+    return state;
+}
+
+}  // namespace presence::controller

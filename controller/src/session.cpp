@@ -1,0 +1,87 @@
+#include "session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "connect.hpp"
+
+namespace presence::controller {
+
+namespace {
+
+// Enough room for every publish of a long reconnect under load; Paho refuses beyond it.
+constexpr int max_buffered_messages = 1'000'000;
+constexpr int max_inflight = 1000;
+constexpr int qos = 1;
+
+mqtt::create_options create_options() {
+    return mqtt::create_options_builder()
+        .mqtt_version(MQTTVERSION_3_1_1)
+        .send_while_disconnected(true, false)
+        .max_buffered_messages(max_buffered_messages)
+        .delete_oldest_messages(false)
+        .finalize();
+}
+
+}  // namespace
+
+session::session(const config& cfg) : cfg_(cfg), client_(cfg.broker, cfg.client_id, create_options()) {
+    client_.set_connected_handler([this](const std::string& cause) { on_connected(cause); });
+    client_.start_consuming();
+}
+
+session::~session() = default;
+
+bool session::connect(const std::atomic<bool>& stop) {
+    const auto options =
+        base_connect_options(cfg_)
+            .clean_session(false)
+            .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(10))
+            .max_inflight(max_inflight)
+            .will(mqtt::will_options(std::string(status_topic), std::string("offline"), qos, true))
+            .finalize();
+    return connect_with_backoff(client_, options, stop, "session");
+}
+
+void session::on_connected(const std::string& cause) {
+    try {
+        const auto& topics = wire::inbound_subscriptions();
+        client_.subscribe(mqtt::string_collection::create(topics),
+                          mqtt::iasync_client::qos_collection(topics.size(), qos));
+        client_.publish(std::string(status_topic), "online", 6, qos, true);
+        spdlog::info("connected to {} as {}{}", cfg_.broker, cfg_.client_id,
+                     cause.empty() ? std::string() : " (" + cause + ")");
+    } catch (const mqtt::exception& e) {
+        spdlog::error("subscribing after connect failed: {}", e.what());
+    } catch (...) {
+        spdlog::error("subscribing after connect failed");
+    }
+}
+
+std::optional<mqtt::const_message_ptr> session::next(std::chrono::milliseconds wait) {
+    mqtt::const_message_ptr msg;
+    if (wait.count() <= 0) {
+        if (!client_.try_consume_message(&msg)) return std::nullopt;
+    } else if (!client_.try_consume_message_for(&msg, wait)) {
+        return std::nullopt;
+    }
+    return msg;
+}
+
+void session::publish(const wire::outbound& message) {
+    client_.publish(message.topic, message.payload.data(), message.payload.size(), qos,
+                    message.retained);
+}
+
+void session::shutdown() {
+    try {
+        if (client_.is_connected()) {
+            client_.publish(std::string(status_topic), "offline", 7, qos, true)
+                ->wait_for(std::chrono::seconds(2));
+        }
+        client_.disconnect(std::chrono::seconds(5))->wait_for(std::chrono::seconds(6));
+    } catch (const mqtt::exception& e) {
+        spdlog::warn("clean disconnect failed: {}", e.what());
+    }
+}
+
+}  // namespace presence::controller

@@ -1,0 +1,91 @@
+#include "stats.hpp"
+
+#include <numeric>
+
+namespace presence::controller {
+
+namespace {
+
+constexpr std::array<core::outcome, outcome_count> all_outcomes{
+    core::outcome::applied, core::outcome::duplicate, core::outcome::stale,
+    core::outcome::unknown};
+
+class json_object {
+  public:
+    void add(std::string_view key, std::uint64_t value) {
+        text_ += text_.empty() ? '{' : ',';
+        text_ += '"';
+        text_ += key;
+        text_ += "\":";
+        text_ += std::to_string(value);
+    }
+    std::string done() && {
+        text_ += text_.empty() ? "{}" : "}";
+        return std::move(text_);
+    }
+
+  private:
+    std::string text_;
+};
+
+std::uint64_t outcome_total(const counters& c, std::size_t o) {
+    std::uint64_t n = 0;
+    for (const auto& per_kind : c.outcomes) n += per_kind[o];
+    return n;
+}
+
+std::uint64_t sum(const auto& values) {
+    return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
+}
+
+}  // namespace
+
+std::string to_json(const counters& c, const core::engine_stats& s) {
+    json_object j;
+    for (std::size_t k = 0; k < inbound_kind_count; ++k) {
+        j.add(std::string("inbound_") + wire::to_string(static_cast<wire::inbound_kind>(k)),
+              c.inbound[k]);
+    }
+    for (std::size_t o = 0; o < outcome_count; ++o) {
+        j.add(std::string("outcome_") + core::to_string(all_outcomes[o]), outcome_total(c, o));
+    }
+    for (std::size_t k = 0; k < inbound_kind_count; ++k) {
+        for (std::size_t o = 0; o < outcome_count; ++o) {
+            j.add(std::string("outcome_") + wire::to_string(static_cast<wire::inbound_kind>(k)) +
+                      "_" + core::to_string(all_outcomes[o]),
+                  c.outcomes[k][o]);
+        }
+    }
+    for (std::size_t e = 1; e < error_count; ++e) {
+        j.add(std::string("rejected_") + wire::to_string(static_cast<wire::error>(e)),
+              c.rejected[e]);
+    }
+    j.add("rejected", sum(c.rejected));
+    j.add("published", c.published);
+    j.add("publish_errors", c.publish_errors);
+    j.add("grace_expiries", c.grace_expiries);
+    j.add("restored_users", c.restored_users);
+    j.add("restored_parties", c.restored_parties);
+    j.add("restore_rejected", c.restore_rejected);
+    j.add("connection_lost", c.connection_lost);
+    j.add("parties", s.parties);
+    j.add("members", s.members);
+    j.add("reconnecting_members", s.reconnecting_members);
+    j.add("devices", s.devices);
+    j.add("live_devices", s.live_devices);
+    j.add("users", s.users);
+    return std::move(j).done();
+}
+
+std::string summary(const counters& c, const core::engine_stats& s) {
+    return "stats inbound=" + std::to_string(sum(c.inbound)) +
+           " applied=" + std::to_string(outcome_total(c, 0)) +
+           " rejected=" + std::to_string(sum(c.rejected)) +
+           " published=" + std::to_string(c.published) +
+           " expiries=" + std::to_string(c.grace_expiries) + " parties=" +
+           std::to_string(s.parties) + " members=" + std::to_string(s.members) +
+           " reconnecting=" + std::to_string(s.reconnecting_members) +
+           " devices=" + std::to_string(s.devices);
+}
+
+}  // namespace presence::controller
