@@ -25,7 +25,7 @@ CLI::Validator duration_validator() {
             if (parse_duration(value)) return std::string();
             return "invalid duration \"" + value + "\" (" + std::string(duration_forms) + ")";
         },
-        "DURATION");
+        "");
 }
 
 std::optional<std::size_t> parse_bytes(std::string_view text) {
@@ -45,7 +45,7 @@ CLI::Validator bytes_validator() {
             return "invalid byte count \"" + value + "\" (use a whole number from 1 to " +
                    std::to_string(max_mqtt_payload) + ", e.g. 16384)";
         },
-        "BYTES");
+        "");
 }
 
 void add_duration(CLI::App& app, const std::string& name, core::duration& target,
@@ -53,6 +53,7 @@ void add_duration(CLI::App& app, const std::string& name, core::duration& target
     app.add_option_function<std::string>(
            name, [&target](const std::string& v) { target = *parse_duration(v); }, help)
         ->check(duration_validator())
+        ->type_name("DURATION")
         ->default_str(default_text);
 }
 
@@ -99,12 +100,14 @@ parse_result parse_args(int argc, const char* const* argv) {
     add_duration(app, "--grace", cfg.grace, "2m",
                  "How long a member with no live device stays listed as reconnecting");
     app.add_option("--log-level", cfg.log_level, "Log level")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+        ->type_name("LEVEL");
     app.add_option_function<std::string>(
            "--max-payload",
            [&cfg](const std::string& v) { cfg.max_payload_bytes = *parse_bytes(v); },
            "Largest accepted inbound payload in bytes")
         ->check(bytes_validator())
+        ->type_name("BYTES")
         ->default_str(std::to_string(cfg.max_payload_bytes));
     add_duration(app, "--restore-timeout", cfg.restore_timeout, "10s",
                  "How long to wait for retained state at start");
@@ -125,6 +128,8 @@ parse_result parse_args(int argc, const char* const* argv) {
         result.exit = true;
         result.message = e.what();
         return result;
+    } catch (const CLI::FileError& e) {
+        return usage_error(std::string("--config: ") + e.what());
     } catch (const CLI::ParseError& e) {
         return usage_error(e.what());
     }
