@@ -25,7 +25,7 @@ std::vector<std::string> member_ids(const core::party_snapshot* p) {
 
 TEST_CASE("malformed_input_is_rejected_and_counted") {
     stack s;
-    app_device bob(s.broker_.uri(), stack::app("bob", "phone"));
+    app_device bob(s.broker_.uri(), stack::app("bob", "bob-phone"));
     bob.connect();
     bob.join("good");
     REQUIRE(s.watch->wait_snapshot(
@@ -58,7 +58,7 @@ TEST_CASE("malformed_input_is_rejected_and_counted") {
     CHECK(s.watch->snapshots("a b").empty());
 
     // The controller still serves valid input.
-    app_device carol(s.broker_.uri(), stack::app("carol", "phone"));
+    app_device carol(s.broker_.uri(), stack::app("carol", "carol-phone"));
     carol.connect();
     carol.join("good");
     CHECK(s.watch->wait_snapshot("good", [&](const core::party_snapshot* p) {
@@ -70,8 +70,8 @@ TEST_CASE("controller_kill9_loses_nothing") {
     stack_options options;
     options.grace = "30s";  // nobody may time out while the controller is down
     stack s(options);
-    app_device alice(s.broker_.uri(), stack::app("alice", "phone"));
-    app_device bob(s.broker_.uri(), stack::app("bob", "phone"));
+    app_device alice(s.broker_.uri(), stack::app("alice", "alice-phone"));
+    app_device bob(s.broker_.uri(), stack::app("bob", "bob-phone"));
     alice.connect();
     bob.connect();
     alice.join("p1");
@@ -83,8 +83,8 @@ TEST_CASE("controller_kill9_loses_nothing") {
 
     s.controller_.kill9();
     // While the controller is dead, the broker queues these for its persistent session.
-    app_device carol(s.broker_.uri(), stack::app("carol", "phone"));
-    app_device dave(s.broker_.uri(), stack::app("dave", "tab"));
+    app_device carol(s.broker_.uri(), stack::app("carol", "carol-phone"));
+    app_device dave(s.broker_.uri(), stack::app("dave", "dave-tab"));
     carol.connect();
     dave.connect();
     carol.join("p1");
@@ -121,7 +121,7 @@ TEST_CASE("hardened_config_refuses_impersonation") {
     options.observer = {"watcher-screen", "watcher", "watcher-secret", false};
     stack s(options);
 
-    app_options alice_opts = stack::app("alice", "phone");
+    app_options alice_opts = stack::app("alice", "alice-phone");
     alice_opts.password = "alice-secret";
     app_device alice(s.broker_.uri(), alice_opts);
     alice.connect();

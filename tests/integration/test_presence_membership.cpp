@@ -30,7 +30,7 @@ auto left_because(std::string_view user, leave_reason reason) {
 
 TEST_CASE("join_is_visible_to_observers") {
     stack s;
-    app_device alice(s.broker_.uri(), stack::app("alice", "phone"));
+    app_device alice(s.broker_.uri(), stack::app("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
 
@@ -44,7 +44,7 @@ TEST_CASE("join_is_visible_to_observers") {
     const auto& member = snap->members[0];
     CHECK(member.profile.display_name == "alice");
     REQUIRE(member.devices.size() == 1);
-    CHECK(member.devices[0].device_id == "phone");
+    CHECK(member.devices[0].device_id == "alice-phone");
     CHECK(member.devices[0].state == core::device_state::live);
 
     // Someone opening the party screen later gets the same snapshot, retained.
@@ -56,8 +56,8 @@ TEST_CASE("join_is_visible_to_observers") {
 
 TEST_CASE("explicit_leave_removes_at_once") {
     stack s;
-    app_device alice(s.broker_.uri(), stack::app("alice", "phone"));
-    app_device bob(s.broker_.uri(), stack::app("bob", "phone"));
+    app_device alice(s.broker_.uri(), stack::app("alice", "alice-phone"));
+    app_device bob(s.broker_.uri(), stack::app("bob", "bob-phone"));
     alice.connect();
     bob.connect();
     alice.join("p1");
@@ -115,7 +115,7 @@ TEST_CASE("reconnect_within_grace_never_flickers") {
     options.grace = "20s";  // far longer than a reconnect takes on a loaded machine
     stack s(options);
     raw_device first_link(s.broker_.port(),
-                          {"alice", "phone", {}, {}, std::chrono::seconds(30), {}});
+                          {"alice", "alice-phone", {}, {}, std::chrono::seconds(30), {}});
     first_link.connect();
     first_link.announce();
     first_link.join("p1");
@@ -125,7 +125,7 @@ TEST_CASE("reconnect_within_grace_never_flickers") {
     first_link.close();  // the link breaks: the broker publishes the will at once
     REQUIRE(s.watch->wait_event("p1", event_of("alice", event_kind::reconnecting)));
 
-    app_device second_link(s.broker_.uri(), stack::app("alice", "phone"));
+    app_device second_link(s.broker_.uri(), stack::app("alice", "alice-phone"));
     second_link.connect();
     second_link.join("p1");
     REQUIRE(s.watch->wait_event("p1", event_of("alice", event_kind::back)));
@@ -153,7 +153,7 @@ TEST_CASE("takeover_with_stale_will_is_ignored") {
     stack_options options;
     options.grace = "20s";
     stack s(options);
-    app_options o1 = stack::app("alice", "phone");
+    app_options o1 = stack::app("alice", "alice-phone");
     o1.session = "s1";
     app_device old_link(s.broker_.uri(), o1);
     old_link.connect();
@@ -161,7 +161,7 @@ TEST_CASE("takeover_with_stale_will_is_ignored") {
     REQUIRE(s.watch->wait_snapshot(
         "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
 
-    app_options o2 = stack::app("alice", "phone");
+    app_options o2 = stack::app("alice", "alice-phone");
     o2.session = "s2";
     app_device new_link(s.broker_.uri(), o2);  // same client id: the broker takes over
     new_link.connect();
@@ -172,7 +172,7 @@ TEST_CASE("takeover_with_stale_will_is_ignored") {
     }));
 
     // The old session's will, delivered late (a retry, a slow path): it must change nothing.
-    s.watch->publish("presence/will/alice/phone", wire::encode_will("s1"));
+    s.watch->publish("presence/will/alice/alice-phone", wire::encode_will("s1"));
     REQUIRE(s.watch->wait_stat("outcome_stale", [](double v) { return v > 0; }));
     s.watch->sync();
     const auto snap = s.watch->latest_snapshot("p1");
@@ -188,11 +188,12 @@ TEST_CASE("multi_device") {
     stack_options options;
     options.grace = "8s";
     stack s(options);
-    raw_device phone(s.broker_.port(), {"alice", "phone", {}, {}, std::chrono::seconds(30), {}});
+    raw_device phone(s.broker_.port(),
+                     {"alice", "alice-phone", {}, {}, std::chrono::seconds(30), {}});
     phone.connect();
     phone.announce();
     phone.join("p1");
-    app_device laptop(s.broker_.uri(), stack::app("alice", "laptop"));
+    app_device laptop(s.broker_.uri(), stack::app("alice", "alice-laptop"));
     laptop.connect();
     laptop.join("p1");
     REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
@@ -207,9 +208,9 @@ TEST_CASE("multi_device") {
         if (m == nullptr || m->state != member_state::present || m->devices.size() != 2) {
             return false;
         }
-        return m->devices[0].device_id == "laptop" &&
+        return m->devices[0].device_id == "alice-laptop" &&
                m->devices[0].state == core::device_state::live &&
-               m->devices[1].device_id == "phone" &&
+               m->devices[1].device_id == "alice-phone" &&
                m->devices[1].state == core::device_state::reconnecting;
     }));
 
@@ -219,7 +220,7 @@ TEST_CASE("multi_device") {
     REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
         const auto* m = find_member(p, "alice");
         return m != nullptr && m->state == member_state::reconnecting && m->devices.size() == 1 &&
-               m->devices[0].device_id == "phone";
+               m->devices[0].device_id == "alice-phone";
     }));
     CHECK(s.watch->wait_event("p1", left_because("alice", leave_reason::timeout)));
     CHECK(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) { return !p; }));
@@ -230,8 +231,8 @@ TEST_CASE("multi_device") {
 
 TEST_CASE("sign_out_leaves_every_party") {
     stack s;
-    app_device alice(s.broker_.uri(), stack::app("alice", "phone"));
-    app_device bob(s.broker_.uri(), stack::app("bob", "phone"));
+    app_device alice(s.broker_.uri(), stack::app("alice", "alice-phone"));
+    app_device bob(s.broker_.uri(), stack::app("bob", "bob-phone"));
     alice.connect();
     bob.connect();
     alice.join("p1");
