@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "convert.hpp"
+#include "json.hpp"
 #include "presence/wire/wire.hpp"
 
 namespace presence::wire {
@@ -120,7 +121,7 @@ std::string encode_as_json(const Value& value) {
     Message message;
     detail::to_proto(value, message);
     std::string json;
-    detail::to_json<Message>(serialise(message), json);
+    detail::append_json(message, json);
     return json;
 }
 

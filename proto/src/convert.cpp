@@ -1,13 +1,7 @@
 // Mapping between engine values and presence.v1 messages.
 #include "convert.hpp"
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/type_resolver.h>
-#include <google/protobuf/util/type_resolver_util.h>
-
 #include <cstdint>
-#include <memory>
 #include <utility>
 
 namespace presence::wire::detail {
@@ -214,24 +208,6 @@ bool from_optional(const pb::Timestamp* in, core::time_point& out) {
     return in == nullptr || from_proto(*in, out);
 }
 
-const pb::util::JsonPrintOptions& json_options() {
-    static const pb::util::JsonPrintOptions options = [] {
-        pb::util::JsonPrintOptions o;
-        o.add_whitespace = false;
-        o.always_print_primitive_fields = true;
-        o.preserve_proto_field_names = true;
-        return o;
-    }();
-    return options;
-}
-
-pb::util::TypeResolver& type_resolver() {
-    static const std::unique_ptr<pb::util::TypeResolver> resolver(
-        pb::util::NewTypeResolverForDescriptorPool("type.googleapis.com",
-                                                   pb::DescriptorPool::generated_pool()));
-    return *resolver;
-}
-
 }  // namespace
 
 bool valid_session_id(std::string_view session_id) {
@@ -346,16 +322,6 @@ std::error_code from_proto(v1::UserPresence& in, core::user_presence& out) {
     out.parties.reserve(static_cast<std::size_t>(in.parties_size()));
     for (auto& p : *in.mutable_parties()) out.parties.push_back(std::move(p));
     return {};
-}
-
-std::string type_url(const google::protobuf::Descriptor& descriptor) {
-    return "type.googleapis.com/" + descriptor.full_name();
-}
-
-bool binary_to_json(const std::string& type_url, const std::string& binary, std::string& json) {
-    json.clear();
-    return pb::util::BinaryToJsonString(&type_resolver(), type_url, binary, &json, json_options())
-        .ok();
 }
 
 }  // namespace presence::wire::detail

@@ -1,6 +1,6 @@
 #pragma once
 // Private to the wire library: the mapping between engine values and presence.v1 messages, the
-// field limits shared by inbound and outbound decoding, and the JSON printer.
+// field limits shared by inbound and outbound decoding.
 
 #include <string>
 #include <string_view>
@@ -37,21 +37,5 @@ std::error_code from_proto(v1::PartyMembers& in, core::party_snapshot& out);
 std::error_code from_proto(v1::PartyEvent& in, core::party_event& out);
 std::error_code from_proto(v1::UserPresence& in, core::user_presence& out);
 void from_proto(v1::Profile& in, core::profile& out);
-
-// The type URL of a message type, as the JSON printer's type resolver names it.
-std::string type_url(const google::protobuf::Descriptor& descriptor);
-
-// Prints a message of the type named by `type_url`, already serialised as `binary`, as single-line
-// JSON with proto field names and every primitive field. Reusing the binary form saves the second
-// serialisation that MessageToJsonString would do internally. Returns false when the message
-// cannot be printed (a timestamp outside the years 1-9999).
-bool binary_to_json(const std::string& type_url, const std::string& binary, std::string& json);
-
-// binary_to_json for a generated message type, with its type URL computed once.
-template <class Message>
-bool to_json(const std::string& binary, std::string& json) {
-    static const std::string url = type_url(*Message::descriptor());
-    return binary_to_json(url, binary, json);
-}
 
 }  // namespace presence::wire::detail

@@ -1,11 +1,12 @@
-// Turns engine effects into MQTT publishes: each message is built once and serialised once; its
-// JSON twin is printed from that binary form.
+// Turns engine effects into MQTT publishes: each message is built once, then serialised to
+// binary and printed as JSON.
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "convert.hpp"
+#include "json.hpp"
 #include "presence/wire/wire.hpp"
 
 namespace presence::wire {
@@ -18,14 +19,13 @@ void render_pair(const Value& value, std::string topic, bool retained, std::vect
     std::string binary;
     message.SerializeToString(&binary);
     std::string json;
-    const bool printed = detail::to_json<Message>(binary, json);
+    json.reserve(binary.size() * 3 + 64);
+    detail::append_json(message, json);
     std::string json_topic;
     json_topic.reserve(topic.size() + json_suffix.size());
     json_topic.append(topic).append(json_suffix);
     out.push_back({std::move(topic), std::move(binary), retained});
-    // Unreachable with a sane clock (timestamps outside years 1-9999); an empty retained payload
-    // would clear the twin, so nothing is published instead.
-    if (printed) out.push_back({std::move(json_topic), std::move(json), retained});
+    out.push_back({std::move(json_topic), std::move(json), retained});
 }
 
 }  // namespace

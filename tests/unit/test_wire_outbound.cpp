@@ -193,6 +193,70 @@ TEST_CASE("randomised snapshots, events and user records survive encode and deco
     }
 }
 
+// The project prints JSON itself (protobuf's printer is far too slow for the presence path); the
+// library's printer is the reference it must match byte for byte.
+template <class Message>
+std::string reference_json(const std::string& binary) {
+    Message message;
+    REQUIRE(message.ParseFromString(binary));
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    options.preserve_proto_field_names = true;
+    std::string json;
+    REQUIRE(google::protobuf::util::MessageToJsonString(message, &json, options).ok());
+    return json;
+}
+
+TEST_CASE("the JSON twin is byte-identical to protobuf's MessageToJsonString") {
+    testing::rng r(2024);
+    for (int i = 0; i < 300; ++i) {
+        const auto snapshot = testing::random_snapshot(r);
+        CHECK(encode_json(snapshot) == reference_json<v1::PartyMembers>(encode(snapshot)));
+        const auto event = testing::random_event(r);
+        CHECK(encode_json(event) == reference_json<v1::PartyEvent>(encode(event)));
+        const auto user = testing::random_user(r);
+        CHECK(encode_json(user) == reference_json<v1::UserPresence>(encode(user)));
+    }
+    const core::party_snapshot extremes{
+        "p",
+        ~std::uint64_t{0},
+        core::time_point{std::chrono::milliseconds{253'402'300'799'999}},
+        {}};
+    CHECK(encode_json(extremes) == reference_json<v1::PartyMembers>(encode(extremes)));
+}
+
+TEST_CASE("the JSON twin escapes every code point exactly as protobuf does") {
+    auto utf8 = [](std::uint32_t cp) {
+        std::string s;
+        if (cp < 0x80) {
+            s += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            s += static_cast<char>(0xc0 | (cp >> 6));
+            s += static_cast<char>(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            s += static_cast<char>(0xe0 | (cp >> 12));
+            s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+            s += static_cast<char>(0x80 | (cp & 0x3f));
+        } else {
+            s += static_cast<char>(0xf0 | (cp >> 18));
+            s += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+            s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+            s += static_cast<char>(0x80 | (cp & 0x3f));
+        }
+        return s;
+    };
+    constexpr std::uint32_t chunk = 1024;
+    for (std::uint32_t base = 0; base < 0x110000; base += chunk) {
+        core::user_presence user{"u", false, {}, {}, {}, {}};
+        for (std::uint32_t cp = base; cp < base + chunk; ++cp) {
+            if (cp >= 0xd800 && cp < 0xe000) continue;  // surrogates are not valid UTF-8
+            user.profile.status_text += utf8(cp);
+        }
+        INFO("code points from ", base);
+        CHECK(encode_json(user) == reference_json<v1::UserPresence>(encode(user)));
+    }
+}
+
 TEST_CASE("decode overwrites every field of a reused value") {
     testing::rng r(11);
     core::party_snapshot s = testing::random_snapshot(r);

@@ -46,10 +46,28 @@ inline std::string random_session_id(rng& r) {
     return s;
 }
 
-// Valid UTF-8 of up to max_bytes bytes, mixing ASCII with 2-, 3- and 4-byte sequences.
+// Valid UTF-8 of up to max_bytes bytes, mixing ASCII with 2-, 3- and 4-byte sequences, and
+// characters that JSON printing must escape.
 inline std::string random_text(rng& r, std::size_t max_bytes) {
     static constexpr std::string_view pieces[] = {
-        "a", "Z", " ", "7", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "/", "\"", "\\"};
+        "a",
+        "Z",
+        " ",
+        "7",
+        "/",
+        "\"",
+        "\\",
+        "<",
+        "\x01",
+        "\x7f",
+        "\t",
+        "\xc3\xa9",          // U+00E9, printed as is
+        "\xc2\x85",          // U+0085, escaped by protobuf's JSON printer
+        "\xe2\x82\xac",      // U+20AC, printed as is
+        "\xe2\x80\xa8",      // U+2028, escaped
+        "\xf0\x9f\x98\x80",  // U+1F600, printed as is
+        "\xf3\xa0\x80\x81",  // U+E0001, escaped as a surrogate pair
+    };
     std::string s;
     const std::size_t target = r.below(max_bytes + 1);
     while (true) {
