@@ -217,7 +217,6 @@ int run_until_stopped(const config& cfg, const std::atomic<bool>& stop) {
                  cfg.client_id, cfg.grace.count());
     const auto state = fetch_retained_state(cfg, stop);
     if (!state) return 0;
-
     session mqtt(cfg);
     controller_loop loop(cfg, mqtt);
     loop.restore(*state);

@@ -111,7 +111,8 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
                  state.users.size(), state.parties.size(), state.rejected, state.complete,
                  took.count());
     try {
-        client.disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
+        client.disconnect()->wait_for(std::chrono::seconds(3));
+        spdlog::debug("restore: disconnected");
     } catch (const mqtt::exception& e) {
         spdlog::warn("restore: disconnect failed: {}", e.what());
     }

@@ -39,6 +39,7 @@ bool session::connect(const std::atomic<bool>& stop) {
             .max_inflight(max_inflight)
             .will(mqtt::will_options(std::string(status_topic), std::string("offline"), qos, true))
             .finalize();
+    spdlog::debug("session: connecting");
     return connect_with_backoff(client_, options, stop, "session");
 }
 
