@@ -12,9 +12,18 @@
 namespace presence::wire {
 namespace {
 
+// One message per type and thread, overwritten by every render: protobuf keeps the capacity of
+// cleared strings and repeated elements, so a steady stream of effects allocates almost nothing
+// besides the payloads themselves.
+template <class Message>
+Message& scratch() {
+    thread_local Message message;
+    return message;
+}
+
 template <class Message, class Value>
 void render_pair(const Value& value, std::string topic, bool retained, std::vector<outbound>& out) {
-    Message message;
+    Message& message = scratch<Message>();
     detail::to_proto(value, message);
     std::string binary;
     message.SerializeToString(&binary);

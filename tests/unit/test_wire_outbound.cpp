@@ -257,6 +257,27 @@ TEST_CASE("the JSON twin escapes every code point exactly as protobuf does") {
     }
 }
 
+TEST_CASE("render reuses its messages without leaking fields from one effect into the next") {
+    testing::rng r(99);
+    std::vector<outbound> out;
+    for (int i = 0; i < 200; ++i) {
+        out.clear();
+        const auto snapshot = testing::random_snapshot(r);
+        const auto event = testing::random_event(r);
+        const auto user = testing::random_user(r);
+        render(core::publish_snapshot{snapshot}, out);
+        render(core::publish_event{event}, out);
+        render(core::publish_user{user}, out);
+        REQUIRE(out.size() == 6);
+        CHECK(out[0].payload == encode(snapshot));
+        CHECK(out[1].payload == encode_json(snapshot));
+        CHECK(out[2].payload == encode(event));
+        CHECK(out[3].payload == encode_json(event));
+        CHECK(out[4].payload == encode(user));
+        CHECK(out[5].payload == encode_json(user));
+    }
+}
+
 TEST_CASE("decode overwrites every field of a reused value") {
     testing::rng r(11);
     core::party_snapshot s = testing::random_snapshot(r);
