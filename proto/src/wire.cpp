@@ -1,7 +1,6 @@
 // Error values, identifier rule, topic names and the inbound-to-engine dispatch.
 #include "presence/wire/wire.hpp"
 
-#include <array>
 #include <string>
 
 namespace presence::wire {
