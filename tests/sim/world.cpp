@@ -1,0 +1,513 @@
+#include "world.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace presence::sim {
+
+using wire::inbound_kind;
+
+namespace {
+
+duration ms(std::int64_t count) { return duration(count); }
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+sim_stats& sim_stats::operator+=(const sim_stats& o) {
+    steps += o.steps;
+    messages += o.messages;
+    restarts += o.restarts;
+    takeovers += o.takeovers;
+    duplicates += o.duplicates;
+    drops += o.drops;
+    wills += o.wills;
+    max_members = std::max(max_members, o.max_members);
+    return *this;
+}
+
+world::world(const sim_config& config) : config_(config), rng_(config.seed) {
+    using namespace std::chrono;
+    start_ = time_point(sys_days(year(2026) / January / 1)) + ms(rng_.between(0, 3'600'000));
+    now_ = start_;
+    config_.defer_snapshots = rng_.chance(50);
+    const auto users = rng_.between(2, 6);
+    const auto parties = rng_.between(1, 4);
+    for (std::int64_t p = 0; p < parties; ++p) parties_.push_back("p" + std::to_string(p));
+    for (std::int64_t u = 0; u < users; ++u) {
+        const std::string user_id = "u" + std::to_string(u);
+        profiles_.push_back({user_id + " v0", "https://img.example/" + user_id + ".png", ""});
+        const auto count = rng_.between(1, 3);
+        for (std::int64_t d = 0; d < count; ++d) {
+            device dev;
+            dev.key = {user_id, user_id + ".d" + std::to_string(d)};
+            dev.user = static_cast<std::size_t>(u);
+            devices_.push_back(std::move(dev));
+        }
+    }
+    engine_.emplace(core::engine_config{.grace = config_.grace,
+                                        .defer_snapshots = config_.defer_snapshots});
+    trace("world: " + std::to_string(users) + " users, " + std::to_string(devices_.size()) +
+          " devices, " + std::to_string(parties) + " parties, defer_snapshots=" +
+          (config_.defer_snapshots ? "true" : "false"));
+}
+
+std::string world::stamp() const {
+    const auto t = (now_ - start_).count();
+    std::string s = std::to_string(t / 1000) + "." + std::to_string(1000 + t % 1000).substr(1);
+    return "t+" + s + "s";
+}
+
+void world::trace(const std::string& line) {
+    std::string entry = stamp() + " " + line;
+    if (config_.verbose) std::cout << entry << '\n';
+    trace_.push_back(std::move(entry));
+    while (trace_.size() > 40) trace_.pop_front();
+}
+
+std::optional<std::size_t> world::device_of(const core::device_key& key) const {
+    for (std::size_t i = 0; i < devices_.size(); ++i) {
+        if (devices_[i].key == key) return i;
+    }
+    return std::nullopt;
+}
+
+bool world::truly_joined(std::size_t device_index, const std::string& party) const {
+    const auto& dev = devices_[device_index];
+    if (!dev.conn) return false;
+    const auto& conn = connections_[*dev.conn];
+    return conn.carries_truth() && conn.joined.contains(party);
+}
+
+const pair_truth& world::truth(std::size_t device_index, const std::string& party) const {
+    static const pair_truth never;
+    auto it = truth_.find({device_index, party});
+    return it == truth_.end() ? never : it->second;
+}
+
+void world::refresh_truth() {
+    for (std::size_t d = 0; d < devices_.size(); ++d) {
+        for (const auto& party : parties_) {
+            auto& t = truth_[{d, party}];
+            if (truly_joined(d, party)) {
+                if (!t.true_since) t.true_since = now_;
+                t.last_true = now_;
+            } else {
+                t.true_since.reset();
+            }
+        }
+    }
+}
+
+void world::step(bool faults) {
+    now_ += ms(rng_.between(20, 250));
+    ++stats_.steps;
+    effects_published_ = false;
+    last_effects_.clear();
+    refresh_truth();
+    for (auto& dev : devices_) {
+        if (dev.state == app_state::unaware_dead && now_ >= dev.notice_at) {
+            dev.state = app_state::offline;
+            trace(dev.key.device_id + " app notices the dead connection");
+        }
+        if (faults && dev.state == app_state::offline && now_ >= dev.reconnect_at) connect(dev);
+    }
+    if (faults) {
+        const auto actions = rng_.between(0, 2);
+        for (std::int64_t i = 0; i < actions; ++i) act(rng_.index(devices_.size()));
+    }
+    broker_work();
+    maybe_duplicate(faults);
+    refresh_truth();
+    controller_work(faults);
+}
+
+void world::act(std::size_t device_index) {
+    auto& dev = devices_[device_index];
+    switch (dev.state) {
+        case app_state::signed_out:
+            if (rng_.chance(60)) {
+                dev.desired.clear();
+                if (rng_.chance(70)) dev.desired.insert(parties_[rng_.index(parties_.size())]);
+                dev.maybe_joined.insert(dev.desired.begin(), dev.desired.end());
+                trace(dev.key.device_id + " signs in");
+                connect(dev);
+            }
+            return;
+        case app_state::online:
+        case app_state::unaware_dead:
+            act_online(dev);
+            return;
+        case app_state::offline:
+            return;
+    }
+}
+
+void world::act_online(device& dev) {
+    const auto roll = rng_.between(0, 99);
+    const bool aware = dev.state == app_state::online;
+    auto& conn = connections_[*dev.conn];
+    if (roll < 25) {
+        const auto& party = parties_[rng_.index(parties_.size())];
+        if (dev.desired.contains(party)) return;
+        dev.desired.insert(party);
+        dev.maybe_joined.insert(party);
+        trace(dev.key.device_id + " joins " + party);
+        publish(dev, inbound_kind::join, party);
+    } else if (roll < 40) {
+        if (dev.desired.empty()) return;
+        auto it = dev.desired.begin();
+        std::advance(it, static_cast<std::ptrdiff_t>(rng_.index(dev.desired.size())));
+        const std::string party = *it;
+        dev.desired.erase(it);
+        trace(dev.key.device_id + " leaves " + party);
+        publish(dev, inbound_kind::leave, party);
+    } else if (roll < 50 && aware) {
+        conn.network_up = false;
+        conn.ended_at = now_;
+        conn.detect_at = now_ + ms(rng_.between(config_.keepalive_detect_min.count(),
+                                                config_.keepalive_detect_max.count()));
+        dev.state = app_state::unaware_dead;
+        dev.notice_at = now_ + ms(rng_.between(1000, 5000));
+        const auto grace = config_.grace.count();
+        dev.reconnect_at = dev.notice_at + (rng_.chance(60) ? ms(rng_.between(200, 6000))
+                                                            : ms(rng_.between(grace + 1000,
+                                                                              3 * grace)));
+        trace(dev.key.device_id + " airplane mode (" + conn.session + " silently dead)");
+    } else if (roll < 57 && aware) {
+        trace(dev.key.device_id + " socket error (" + conn.session + " closed, will)");
+        close(conn, true);
+        dev.state = app_state::offline;
+        dev.reconnect_at = now_ + ms(rng_.between(200, 3000));
+    } else if (roll < 63 && aware) {
+        trace(dev.key.device_id + " network switch: reconnects over the old connection");
+        connect(dev);
+    } else if (roll < 68) {
+        trace(dev.key.device_id + " signs out");
+        publish(dev, inbound_kind::disconnect);
+        if (conn.carries_truth()) close(conn, false);
+        dev.desired.clear();
+        dev.state = app_state::signed_out;
+    } else if (roll < 80) {
+        auto& prof = profiles_[dev.user];
+        prof.display_name = dev.key.user_id + " v" + std::to_string(rng_.between(1, 1'000'000));
+        prof.status_text = rng_.chance(50) ? "" : "busy";
+        trace(dev.key.device_id + " updates the profile to " + prof.display_name);
+        publish(dev, inbound_kind::profile);
+    }
+}
+
+void world::connect(device& dev) {
+    if (dev.conn && connections_[*dev.conn].open) {
+        auto& old = connections_[*dev.conn];
+        const bool will = rng_.chance(50);
+        ++stats_.takeovers;
+        trace(dev.key.device_id + " takeover of " + old.session +
+              (will ? " (broker publishes its will)" : " (no will)"));
+        close(old, will);
+    }
+    connection conn;
+    conn.device = static_cast<std::size_t>(&dev - devices_.data());
+    conn.session = "s" + std::to_string(++next_session_);
+    dev.conn = connections_.size();
+    connections_.push_back(std::move(conn));
+    dev.state = app_state::online;
+    trace(dev.key.device_id + " connects with " + connections_.back().session);
+    publish(dev, inbound_kind::connect);
+    for (const auto& party : dev.desired) publish(dev, inbound_kind::join, party);
+    const std::set<std::string> stale = dev.maybe_joined;
+    for (const auto& party : stale) {
+        if (!dev.desired.contains(party)) publish(dev, inbound_kind::leave, party);
+    }
+}
+
+void world::publish(device& dev, inbound_kind kind, const std::string& party) {
+    auto& conn = connections_[*dev.conn];
+    message msg;
+    msg.kind = kind;
+    msg.device = conn.device;
+    msg.connection = *dev.conn;
+    msg.party = party;
+    msg.session = conn.session;
+    msg.topic = wire::inbound_topic(kind, dev.key, party);
+    switch (kind) {
+        case inbound_kind::connect:
+            msg.payload = wire::encode_connect(conn.session, profiles_[dev.user]);
+            break;
+        case inbound_kind::profile:
+            msg.payload = wire::encode_profile(profiles_[dev.user]);
+            break;
+        case inbound_kind::will:
+            msg.payload = wire::encode_will(conn.session);
+            break;
+        case inbound_kind::join:
+        case inbound_kind::leave:
+        case inbound_kind::disconnect:
+            msg.payload = wire::encode_session(conn.session);
+            break;
+    }
+    if (!conn.carries_truth()) {
+        ++stats_.drops;
+        trace("  dropped on the device: " + msg.topic);
+        return;
+    }
+    if (kind == inbound_kind::join) {
+        conn.joined.insert(party);
+        auto& t = truth_[{conn.device, party}];
+        if (!t.true_since) t.true_since = now_;
+        t.last_true = now_;
+    }
+    if (kind == inbound_kind::leave) {
+        conn.joined.erase(party);
+        dev.maybe_joined.erase(party);
+    }
+    if (kind == inbound_kind::disconnect) {
+        conn.joined.clear();
+        dev.maybe_joined.clear();
+    }
+    enqueue(conn, std::move(msg));
+}
+
+void world::close(connection& conn, bool will) {
+    if (conn.carries_truth()) conn.ended_at = now_;
+    conn.open = false;
+    if (!will) return;
+    ++stats_.wills;
+    message msg;
+    msg.kind = inbound_kind::will;
+    msg.device = conn.device;
+    msg.connection = static_cast<std::size_t>(&conn - connections_.data());
+    msg.session = conn.session;
+    msg.topic = wire::inbound_topic(inbound_kind::will, devices_[conn.device].key);
+    msg.payload = wire::encode_will(conn.session);
+    enqueue(conn, std::move(msg));
+}
+
+void world::enqueue(connection& conn, message msg) {
+    msg.seq = next_seq_++;
+    msg.published = now_;
+    auto floor = conn.pending.empty() ? conn.last_deliver_at : conn.pending.back().deliver_at;
+    auto& dev = devices_[conn.device];
+    const bool app_message = msg.kind != inbound_kind::will;
+    if (app_message && !config_.reorder_device_connections) {
+        floor = std::max(floor, dev.last_deliver_at);
+    }
+    msg.deliver_at = std::max(now_ + ms(rng_.between(0, config_.max_delay.count())), floor);
+    if (app_message) dev.last_deliver_at = msg.deliver_at;
+    ++stats_.messages;
+    conn.pending.push_back(std::move(msg));
+}
+
+void world::broker_work() {
+    for (auto& conn : connections_) {
+        if (conn.open && !conn.network_up && now_ >= conn.detect_at) {
+            trace("broker: keepalive timeout of " + conn.session + ", will published");
+            close(conn, true);
+        }
+    }
+}
+
+void world::maybe_duplicate(bool faults) {
+    if (!faults || !rng_.chance(4)) return;
+    std::vector<std::size_t> candidates;
+    for (std::size_t i = 0; i < connections_.size(); ++i) {
+        const auto& conn = connections_[i];
+        if (conn.open && !conn.delivered.empty() &&
+            now_ - conn.delivered.back().deliver_at <= config_.max_dup_delay) {
+            candidates.push_back(i);
+        }
+    }
+    if (candidates.empty()) return;
+    auto& conn = connections_[candidates[rng_.index(candidates.size())]];
+    const auto k = static_cast<std::size_t>(
+        rng_.between(1, static_cast<std::int64_t>(conn.delivered.size())));
+    const auto at = now_ + ms(rng_.between(0, config_.max_dup_delay.count()));
+    std::vector<message> copies(conn.delivered.end() - static_cast<std::ptrdiff_t>(k),
+                                conn.delivered.end());
+    for (auto it = copies.rbegin(); it != copies.rend(); ++it) {
+        it->duplicate = true;
+        it->seq = next_seq_++;
+        it->deliver_at = at;
+        conn.pending.push_front(*it);
+        ++stats_.duplicates;
+    }
+    for (auto& msg : conn.pending) msg.deliver_at = std::max(msg.deliver_at, at);
+    trace("broker: QoS 1 redelivery of the last " + std::to_string(k) + " message(s) of " +
+          conn.session);
+}
+
+bool world::queues_empty() const {
+    if (!replay_.empty()) return false;
+    return std::all_of(connections_.begin(), connections_.end(),
+                       [](const connection& c) { return c.pending.empty(); });
+}
+
+void world::deliver(const message& msg) {
+    wire::inbound in;
+    if (auto ec = wire::decode_inbound(msg.topic, msg.payload, in)) {
+        throw std::runtime_error("codec rejected a valid message on " + msg.topic + ": " +
+                                 ec.message());
+    }
+    const char* dup = msg.duplicate ? " (dup)" : "";
+    if (config_.fault == injected_fault::drop_will && in.kind == inbound_kind::will) {
+        trace("  deliver " + msg.topic + " " + msg.session + dup + " -> INJECTED: ignored");
+    } else {
+        const auto result = wire::apply(*engine_, in, now_);
+        trace("  deliver " + msg.topic + " " + msg.session + dup + " -> " +
+              core::to_string(result));
+    }
+    recent_delivered_.push_back(msg);
+    recent_delivered_.back().deliver_at = now_;
+    while (now_ - recent_delivered_.front().deliver_at > config_.ack_window) {
+        recent_delivered_.pop_front();
+    }
+    if (!msg.duplicate) {
+        auto& conn = connections_[msg.connection];
+        conn.delivered.push_back(msg);
+        conn.delivered.back().deliver_at = now_;
+        while (conn.delivered.size() > 3) conn.delivered.pop_front();
+    }
+}
+
+void world::deliver_due() {
+    for (const auto& msg : replay_) deliver(msg);
+    replay_.clear();
+    for (;;) {
+        connection* best = nullptr;
+        for (auto& conn : connections_) {
+            if (conn.pending.empty() || conn.pending.front().deliver_at > now_) continue;
+            const auto& head = conn.pending.front();
+            if (best == nullptr ||
+                std::pair(head.deliver_at, head.seq) <
+                    std::pair(best->pending.front().deliver_at, best->pending.front().seq)) {
+                best = &conn;
+            }
+        }
+        if (best == nullptr) return;
+        const message msg = std::move(best->pending.front());
+        best->pending.pop_front();
+        best->last_deliver_at = msg.deliver_at;
+        deliver(msg);
+    }
+}
+
+void world::controller_work(bool faults) {
+    if (!engine_) {
+        if (now_ < down_until_) return;
+        restart();
+    } else if (faults && now_ - last_restart_ >= config_.min_restart_gap && rng_.chance(2)) {
+        const bool mid_batch = rng_.chance(50);
+        if (mid_batch) {
+            deliver_due();
+            engine_->take_effects();
+        }
+        replay_.assign(recent_delivered_.begin(), recent_delivered_.end());
+        stats_.duplicates += replay_.size();
+        recent_delivered_.clear();
+        engine_.reset();
+        down_until_ = now_ + ms(rng_.between(300, config_.max_downtime.count()));
+        last_restart_ = now_;
+        ++stats_.restarts;
+        trace(std::string("controller crashes") +
+              (mid_batch ? " before publishing its last batch" : "") + "; " +
+              std::to_string(replay_.size()) + " unacked message(s) will be redelivered");
+        return;
+    }
+    deliver_due();
+    engine_->tick(now_);
+    publish_effects();
+}
+
+void world::restart() {
+    engine_.emplace(core::engine_config{.grace = config_.grace,
+                                        .defer_snapshots = config_.defer_snapshots});
+    std::size_t users = 0;
+    std::size_t parties = 0;
+    for (const auto& [topic, payload] : retained_) {
+        if (!starts_with(topic, "presence/user/") || ends_with(topic, wire::json_suffix)) continue;
+        core::user_presence user;
+        if (auto ec = wire::decode(payload, user)) {
+            throw std::runtime_error("retained user record does not decode: " + topic);
+        }
+        engine_->restore(user);
+        ++users;
+    }
+    for (const auto& [topic, payload] : retained_) {
+        if (!starts_with(topic, "party/") || !ends_with(topic, "/members")) continue;
+        core::party_snapshot snapshot;
+        if (auto ec = wire::decode(payload, snapshot)) {
+            throw std::runtime_error("retained snapshot does not decode: " + topic);
+        }
+        engine_->restore(snapshot);
+        ++parties;
+    }
+    last_restart_ = now_;
+    trace("controller restarts: restored " + std::to_string(users) + " user record(s) and " +
+          std::to_string(parties) + " snapshot(s)");
+}
+
+void world::publish_effects() {
+    last_effects_ = engine_->take_effects();
+    effects_published_ = true;
+    std::vector<wire::outbound> out;
+    for (const auto& effect : last_effects_) {
+        wire::render(effect, out);
+        if (const auto* e = std::get_if<core::publish_event>(&effect)) {
+            trace("  event " + e->event.party_id + " " + core::to_string(e->event.kind) + " " +
+                  e->event.member.user_id + " rev " + std::to_string(e->event.revision));
+        }
+    }
+    for (auto& pub : out) {
+        if (!pub.retained) continue;
+        if (pub.payload.empty()) {
+            retained_.erase(pub.topic);
+        } else {
+            retained_[pub.topic] = std::move(pub.payload);
+        }
+    }
+    stats_.max_members = std::max(stats_.max_members, engine_->stats().members);
+}
+
+void world::converge(const std::function<void()>& after_step) {
+    trace("faults stop; converging");
+    const auto deadline = now_ + 10min;
+    auto settled = [this] {
+        if (!engine_ || !queues_empty()) return false;
+        return std::none_of(connections_.begin(), connections_.end(),
+                            [](const connection& c) { return c.open && !c.network_up; });
+    };
+    while (!settled()) {
+        if (now_ > deadline) throw std::runtime_error("the world did not settle");
+        step(false);
+        after_step();
+    }
+    now_ += config_.grace + 1s;
+    step(false);
+    after_step();
+    for (auto& dev : devices_) {
+        if (dev.state != app_state::online || !connections_[*dev.conn].carries_truth()) continue;
+        const bool first = std::none_of(devices_.begin(), devices_.end(), [&](const device& d) {
+            return d.user == dev.user && &d < &dev && d.state == app_state::online &&
+                   connections_[*d.conn].carries_truth();
+        });
+        if (first) publish(dev, inbound_kind::profile);
+    }
+    while (!settled()) {
+        if (now_ > deadline) throw std::runtime_error("the world did not settle");
+        step(false);
+        after_step();
+    }
+}
+
+}  // namespace presence::sim

@@ -1,0 +1,199 @@
+#pragma once
+// The simulated world: apps on flapping devices, the broker between them and the controller, the
+// controller itself (the real engine behind the real codec) and its retained store, and the ground
+// truth the checker compares against. One world is one seed; everything in it is deterministic.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "presence/core/engine.hpp"
+#include "presence/wire/wire.hpp"
+#include "rng.hpp"
+
+namespace presence::sim {
+
+using core::duration;
+using core::time_point;
+using namespace std::chrono_literals;
+
+// A fault deliberately planted in the controller, so the checker can be shown to fail.
+enum class injected_fault { none, drop_will };
+
+// The shape and fault rates of one run; derived from the seed except where the CLI overrides.
+struct sim_config {
+    std::uint64_t seed = 1;
+    int steps = 400;
+    duration grace = 10s;
+    duration keepalive_detect_min = 3s;   // 1.5 x a 2 s keepalive
+    duration keepalive_detect_max = 4s;   // plus the broker's check interval
+    duration max_delay = 500ms;           // broker -> controller delivery delay
+    duration max_dup_delay = 800ms;       // how late a QoS 1 duplicate arrives
+    duration ack_window = 500ms;          // messages delivered this recently are unacked at a crash
+    duration max_downtime = 2s;           // controller restart downtime
+    duration min_restart_gap = 6s;
+    // One broker forwards a client id's publishes to the controller in the order it received them,
+    // even across that client's connections; only wills overtake. True lets a device's
+    // publishes from different connections reorder too, which no session-id scheme can survive.
+    bool reorder_device_connections = false;
+    bool defer_snapshots = false;         // engine_config::defer_snapshots, as the controller uses
+    injected_fault fault = injected_fault::none;
+    bool verbose = false;
+    bool quiet_failures = false;  // the checker self-test expects failures; do not print them
+
+    // How late the system may legitimately learn about a change of the truth.
+    duration slack() const {
+        return keepalive_detect_max + 2 * max_delay + max_downtime + max_dup_delay + ack_window +
+               1s;
+    }
+};
+
+// One MQTT message on its way from the broker to the controller.
+struct message {
+    wire::inbound_kind kind = wire::inbound_kind::connect;
+    std::size_t device = 0;
+    std::size_t connection = 0;
+    std::string party;  // join and leave only
+    std::string session;
+    std::string topic;
+    std::string payload;
+    time_point published{};
+    time_point deliver_at{};
+    std::uint64_t seq = 0;
+    bool duplicate = false;
+};
+
+// One MQTT connection of a device, as the broker and the ground truth see it.
+struct connection {
+    std::size_t device = 0;
+    std::string session;
+    bool network_up = true;         // false once airplane mode silently killed it
+    bool open = true;               // the broker still holds it
+    time_point ended_at{};          // when it stopped carrying truth (network death or close)
+    time_point detect_at{};         // when the broker's keepalive notices a dead network
+    std::set<std::string> joined;   // parties joined on this connection, as the broker received
+    std::deque<message> pending;    // received by the broker, not yet delivered
+    std::deque<message> delivered;  // the last few delivered, for QoS 1 duplicates
+    time_point last_deliver_at{};
+
+    bool carries_truth() const { return network_up && open; }
+};
+
+// What an app on a device is doing.
+enum class app_state { signed_out, online, unaware_dead, offline };
+
+// One device (MQTT client id) of a user, with its app's own memory.
+struct device {
+    core::device_key key;
+    std::size_t user = 0;
+    app_state state = app_state::signed_out;
+    std::optional<std::size_t> conn;     // the app's current connection
+    std::set<std::string> desired;       // parties the app wants to be in
+    std::set<std::string> maybe_joined;  // parties the server may still list (unacked leaves)
+    time_point notice_at{};              // unaware_dead: when the app notices
+    time_point reconnect_at{};           // offline: when the app reconnects
+    time_point last_deliver_at{};        // of its latest publish, across its connections
+};
+
+// The truth about one (device, party) pair, for the ghost and false-leave invariants.
+struct pair_truth {
+    std::optional<time_point> last_true;   // the last instant it was truly connected and joined
+    std::optional<time_point> true_since;  // when the current truly-joined stretch began
+};
+
+// Counters printed in the summary line.
+struct sim_stats {
+    std::uint64_t steps = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t restarts = 0;
+    std::uint64_t takeovers = 0;
+    std::uint64_t duplicates = 0;
+    std::uint64_t drops = 0;
+    std::uint64_t wills = 0;
+    std::size_t max_members = 0;
+
+    sim_stats& operator+=(const sim_stats& o);
+};
+
+// One seeded world. The driver calls step() repeatedly, then converge(); the checker inspects it.
+class world {
+public:
+    explicit world(const sim_config& config);
+
+    // Advances the clock and runs one round of app actions, broker work and controller work.
+    void step(bool faults);
+
+    // Stops faults, lets everything deliver and expire, and syncs profiles; after_step runs after
+    // every step so the checker still sees each one.
+    void converge(const std::function<void()>& after_step);
+
+    // The truth: the device's connection is open, its network up, and it joined the party on it.
+    bool truly_joined(std::size_t device, const std::string& party) const;
+
+    // Appends a line to the trace (kept short unless verbose).
+    void trace(const std::string& line);
+
+    const sim_config& config() const { return config_; }
+    time_point now() const { return now_; }
+    bool controller_up() const { return engine_.has_value(); }
+    const core::engine& engine() const { return *engine_; }
+    const std::map<std::string, std::string>& retained() const { return retained_; }
+    const std::vector<device>& devices() const { return devices_; }
+    const std::vector<connection>& connections() const { return connections_; }
+    const std::vector<std::string>& parties() const { return parties_; }
+    const std::vector<core::profile>& profiles() const { return profiles_; }
+    const pair_truth& truth(std::size_t device, const std::string& party) const;
+    const std::vector<core::effect>& last_effects() const { return last_effects_; }
+    bool effects_published() const { return effects_published_; }
+    const std::deque<std::string>& trace_lines() const { return trace_; }
+    sim_stats& stats() { return stats_; }
+    std::string stamp() const;
+    std::optional<std::size_t> device_of(const core::device_key& key) const;
+
+private:
+    void act(std::size_t device_index);
+    void act_online(device& dev);
+    void connect(device& dev);
+    void publish(device& dev, wire::inbound_kind kind, const std::string& party = {});
+    void close(connection& conn, bool will);
+    void enqueue(connection& conn, message msg);
+    void broker_work();
+    void maybe_duplicate(bool faults);
+    void controller_work(bool faults);
+    void restart();
+    void deliver(const message& msg);
+    void deliver_due();
+    void publish_effects();
+    void refresh_truth();
+    bool queues_empty() const;
+
+    sim_config config_;
+    rng rng_;
+    time_point start_;
+    time_point now_;
+    std::vector<std::string> parties_;
+    std::vector<core::profile> profiles_;  // the current profile of each user
+    std::vector<device> devices_;
+    std::vector<connection> connections_;
+    std::map<std::pair<std::size_t, std::string>, pair_truth> truth_;
+    std::optional<core::engine> engine_;
+    time_point down_until_{};
+    time_point last_restart_{};
+    std::vector<message> replay_;           // redelivered first after a restart
+    std::deque<message> recent_delivered_;  // global delivery log within the ack window
+    std::map<std::string, std::string> retained_;
+    std::vector<core::effect> last_effects_;
+    bool effects_published_ = false;
+    std::uint64_t next_seq_ = 0;
+    std::uint64_t next_session_ = 0;
+    std::deque<std::string> trace_;
+    sim_stats stats_;
+};
+
+}  // namespace presence::sim
