@@ -1,6 +1,7 @@
 #include "connect.hpp"
 
 #include <spdlog/spdlog.h>
+
 #include <thread>
 
 namespace presence::controller {

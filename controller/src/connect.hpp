@@ -1,8 +1,9 @@
 #pragma once
 // Connection settings and the start-up retry shared by the restore client and the main session.
 
-#include <atomic>
 #include <mqtt/async_client.h>
+
+#include <atomic>
 #include <string_view>
 
 #include "presence/controller/config.hpp"

@@ -1,7 +1,8 @@
 #include "presence/controller/controller.hpp"
 
-#include <deque>
 #include <spdlog/spdlog.h>
+
+#include <deque>
 #include <thread>
 
 #include "clock.hpp"
@@ -29,7 +30,8 @@ std::string session_part(std::string_view session_id) {
 std::string current_session(const core::engine& engine, const core::device_key& device) {
     if (const auto user = engine.user(device.user_id)) {
         for (const auto& d : user->devices) {
-            if (d.device_id == device.device_id) return d.session_id.empty() ? "none" : d.session_id;
+            if (d.device_id == device.device_id)
+                return d.session_id.empty() ? "none" : d.session_id;
         }
     }
     return "none";
@@ -120,12 +122,11 @@ class controller_loop {
 
     void log_decision(const wire::inbound& in, core::outcome outcome) {
         if (!spdlog::should_log(spdlog::level::info)) return;
-        const std::string party =
-            in.party_id.empty() ? std::string() : " party=" + in.party_id;
+        const std::string party = in.party_id.empty() ? std::string() : " party=" + in.party_id;
         if (outcome == core::outcome::stale) {
             spdlog::info("{}{} user={} device={}{} -> stale (current {})", wire::to_string(in.kind),
-                         party, in.device.user_id, in.device.device_id,
-                         session_part(in.session_id), current_session(engine_, in.device));
+                         party, in.device.user_id, in.device.device_id, session_part(in.session_id),
+                         current_session(engine_, in.device));
             return;
         }
         spdlog::info("{}{} user={} device={}{} -> {}", wire::to_string(in.kind), party,
@@ -169,13 +170,13 @@ class controller_loop {
                 session_.publish(front.message);
             } catch (const mqtt::exception& e) {
                 if (++front.attempts < max_publish_attempts) {
-                    spdlog::warn("publish topic={} refused ({}); will retry",
-                                 front.message.topic, e.what());
+                    spdlog::warn("publish topic={} refused ({}); will retry", front.message.topic,
+                                 e.what());
                     return;
                 }
                 ++counters_.publish_errors;
-                spdlog::error("publish topic={} dropped after {} attempts: {}",
-                              front.message.topic, front.attempts, e.what());
+                spdlog::error("publish topic={} dropped after {} attempts: {}", front.message.topic,
+                              front.attempts, e.what());
             }
             ++counters_.published;
             pending_.pop_front();

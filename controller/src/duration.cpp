@@ -19,10 +19,14 @@ constexpr std::array<unit, 4> units{{{"ms", 1}, {"h", 3'600'000}, {"m", 60'000},
 
 int rank(std::int64_t unit_ms) {
     switch (unit_ms) {
-        case 3'600'000: return 0;
-        case 60'000: return 1;
-        case 1'000: return 2;
-        default: return 3;
+        case 3'600'000:
+            return 0;
+        case 60'000:
+            return 1;
+        case 1'000:
+            return 2;
+        default:
+            return 3;
     }
 }
 

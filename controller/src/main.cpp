@@ -1,7 +1,8 @@
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <csignal>
 #include <iostream>
-#include <spdlog/spdlog.h>
 
 #include "presence/controller/config.hpp"
 #include "presence/controller/controller.hpp"

@@ -1,7 +1,8 @@
 #include "restore.hpp"
 
-#include <random>
 #include <spdlog/spdlog.h>
+
+#include <random>
 
 #include "connect.hpp"
 #include "presence/wire/wire.hpp"
@@ -70,11 +71,10 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = started + cfg.restore_timeout;
 
-    const auto subscribed =
-        client.subscribe(mqtt::string_collection::create(
-                             {std::string(wire::user_subscription),
-                              std::string(wire::snapshot_subscription)}),
-                         {1, 1});
+    const auto subscribed = client.subscribe(
+        mqtt::string_collection::create(
+            {std::string(wire::user_subscription), std::string(wire::snapshot_subscription)}),
+        {1, 1});
     if (wait_token(subscribed, stop, subscribe_timeout) &&
         wait_token(client.subscribe(marker_topic, 1), stop, subscribe_timeout)) {
         client.publish(marker_topic, nonce.data(), nonce.size(), 1, false);
@@ -103,9 +103,10 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     if (!state.complete && !stop.load()) {
-        spdlog::warn("restore: incomplete after {} ms (--restore-timeout); going on with what "
-                     "arrived",
-                     took.count());
+        spdlog::warn(
+            "restore: incomplete after {} ms (--restore-timeout); going on with what "
+            "arrived",
+            took.count());
     }
     spdlog::info("restore: users={} parties={} rejected={} complete={} took={}ms",
                  state.users.size(), state.parties.size(), state.rejected, state.complete,

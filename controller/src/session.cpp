@@ -24,7 +24,8 @@ mqtt::create_options create_options() {
 
 }  // namespace
 
-session::session(const config& cfg) : cfg_(cfg), client_(cfg.broker, cfg.client_id, create_options()) {
+session::session(const config& cfg)
+    : cfg_(cfg), client_(cfg.broker, cfg.client_id, create_options()) {
     client_.set_connected_handler([this](const std::string& cause) { on_connected(cause); });
     client_.start_consuming();
 }

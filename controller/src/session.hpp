@@ -1,10 +1,11 @@
 #pragma once
 // The controller's main MQTT connection: persistent session, Last Will, automatic reconnect.
 
+#include <mqtt/async_client.h>
+
 #include <atomic>
 #include <deque>
 #include <memory>
-#include <mqtt/async_client.h>
 #include <optional>
 
 #include "presence/controller/config.hpp"

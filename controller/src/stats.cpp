@@ -7,8 +7,7 @@ namespace presence::controller {
 namespace {
 
 constexpr std::array<core::outcome, outcome_count> all_outcomes{
-    core::outcome::applied, core::outcome::duplicate, core::outcome::stale,
-    core::outcome::unknown};
+    core::outcome::applied, core::outcome::duplicate, core::outcome::stale, core::outcome::unknown};
 
 class json_object {
   public:
@@ -82,8 +81,8 @@ std::string summary(const counters& c, const core::engine_stats& s) {
            " applied=" + std::to_string(outcome_total(c, 0)) +
            " rejected=" + std::to_string(sum(c.rejected)) +
            " published=" + std::to_string(c.published) +
-           " expiries=" + std::to_string(c.grace_expiries) + " parties=" +
-           std::to_string(s.parties) + " members=" + std::to_string(s.members) +
+           " expiries=" + std::to_string(c.grace_expiries) +
+           " parties=" + std::to_string(s.parties) + " members=" + std::to_string(s.members) +
            " reconnecting=" + std::to_string(s.reconnecting_members) +
            " devices=" + std::to_string(s.devices);
 }

@@ -1,11 +1,11 @@
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "presence/controller/config.hpp"
@@ -67,10 +67,10 @@ TEST_CASE("parse_args_gives_documented_defaults") {
 
 TEST_CASE("parse_args_reads_every_flag") {
     ::unsetenv("PRESENCE_PASSWORD");
-    const auto r = parse({"--broker", "tcp://10.0.0.1:18830", "--client-id", "ctl-2",
-                          "--username", "presence-controller", "--password", "secret",
-                          "--grace", "1m30s", "--log-level", "debug", "--max-payload", "4096",
-                          "--restore-timeout", "1500ms", "--stats-interval", "0s"});
+    const auto r = parse({"--broker", "tcp://10.0.0.1:18830", "--client-id", "ctl-2", "--username",
+                          "presence-controller", "--password", "secret", "--grace", "1m30s",
+                          "--log-level", "debug", "--max-payload", "4096", "--restore-timeout",
+                          "1500ms", "--stats-interval", "0s"});
     REQUIRE_FALSE(r.exit);
     CHECK(r.cfg.broker == "tcp://10.0.0.1:18830");
     CHECK(r.cfg.client_id == "ctl-2");
