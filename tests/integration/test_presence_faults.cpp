@@ -64,6 +64,7 @@ TEST_CASE("malformed_input_is_rejected_and_counted") {
     CHECK(s.watch->wait_snapshot("good", [&](const core::party_snapshot* p) {
         return is_present(p, "carol") && is_present(p, "bob") && p->revision > before.revision;
     }));
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("controller_kill9_loses_nothing") {
@@ -104,6 +105,7 @@ TEST_CASE("controller_kill9_loses_nothing") {
     CHECK(is_present(&after, "carol"));
     // Alice's membership is the same one as before the crash, not a new join.
     CHECK(find_member(&after, "alice")->joined_at == find_member(&before, "alice")->joined_at);
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("hardened_config_refuses_impersonation") {
@@ -153,4 +155,5 @@ TEST_CASE("hardened_config_refuses_impersonation") {
     const auto final_snapshot = s.watch->latest_snapshot("p1");
     REQUIRE(final_snapshot);
     CHECK(member_ids(&*final_snapshot) == std::vector<std::string>{"alice"});
+    CHECK(stop_controller(s) == 0);
 }

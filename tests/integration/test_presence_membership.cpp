@@ -52,6 +52,7 @@ TEST_CASE("join_is_visible_to_observers") {
     REQUIRE(late.wait_snapshot("p1", [](const core::party_snapshot* p) { return p != nullptr; }));
     CHECK(late.messages_on("party/p1/members").front().retained);
     CHECK(*late.latest_snapshot("p1") == *snap);
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("explicit_leave_removes_at_once") {
@@ -81,6 +82,7 @@ TEST_CASE("explicit_leave_removes_at_once") {
     fresh.sync();
     CHECK(fresh.messages_on("party/p1/members").empty());
     CHECK(fresh.messages_on("party/p1/members/json").empty());
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("airplane_mode_goes_reconnecting_then_left") {
@@ -108,6 +110,7 @@ TEST_CASE("airplane_mode_goes_reconnecting_then_left") {
     CHECK(s.watch->wait_event("p1", left_because("alice", leave_reason::timeout)));
     CHECK(s.watch->wait_snapshot(
         "p1", [](const core::party_snapshot* p) { return find_member(p, "alice") == nullptr; }));
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("reconnect_within_grace_never_flickers") {
@@ -147,6 +150,7 @@ TEST_CASE("reconnect_within_grace_never_flickers") {
     REQUIRE(final_member != nullptr);
     REQUIRE(final_member->devices.size() == 1);
     CHECK(final_member->devices[0].session_id == second_link.session());
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("takeover_with_stale_will_is_ignored") {
@@ -182,6 +186,7 @@ TEST_CASE("takeover_with_stale_will_is_ignored") {
     CHECK(member->state == member_state::present);
     CHECK(member->devices[0].state == core::device_state::live);
     for (const auto& e : s.watch->events("p1")) CHECK(e.kind != event_kind::left);
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("multi_device") {
@@ -227,6 +232,7 @@ TEST_CASE("multi_device") {
     for (const auto& e : s.watch->events("p1")) {
         CHECK_FALSE((e.kind == event_kind::left && e.reason == leave_reason::explicit_leave));
     }
+    CHECK(stop_controller(s) == 0);
 }
 
 TEST_CASE("sign_out_leaves_every_party") {
@@ -251,4 +257,5 @@ TEST_CASE("sign_out_leaves_every_party") {
     CHECK(s.watch->wait_snapshot("p2", [](const core::party_snapshot* p) {
         return p != nullptr && p->members.size() == 1 && is_present(p, "bob");
     }));
+    CHECK(stop_controller(s) == 0);
 }
