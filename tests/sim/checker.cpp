@@ -86,9 +86,10 @@ void checker::check_batch(const world& w) {
                     if (!w.truly_joined(d, ev.party_id)) continue;
                     const auto since = *w.truth(d, ev.party_id).true_since;
                     require(w.now() - since <= w.config().slack(), w,
-                            "false leave: " + ev.member.user_id + " left " + ev.party_id +
-                                " (" + core::to_string(ev.reason) + ") while " +
-                                w.devices()[d].key.device_id + " has been connected and joined for " +
+                            "false leave: " + ev.member.user_id + " left " + ev.party_id + " (" +
+                                core::to_string(ev.reason) + ") while " +
+                                w.devices()[d].key.device_id +
+                                " has been connected and joined for " +
                                 std::to_string((w.now() - since).count()) + "ms");
                 }
             }
@@ -120,20 +121,20 @@ void checker::check_retained(const world& w) const {
                 "no retained snapshot (or JSON twin) of live party " + party_id);
         core::party_snapshot decoded;
         require(!wire::decode(stored->second, decoded), w, "retained snapshot does not decode");
-        require(decoded == *snap, w, "retained snapshot of " + party_id + " (rev " +
-                                         std::to_string(decoded.revision) +
-                                         ") differs from the engine's (rev " +
-                                         std::to_string(snap->revision) + ")");
+        require(decoded == *snap, w,
+                "retained snapshot of " + party_id + " (rev " + std::to_string(decoded.revision) +
+                    ") differs from the engine's (rev " + std::to_string(snap->revision) + ")");
         require(!snap->members.empty(), w, "engine holds party " + party_id + " with no members");
         for (const auto& m : snap->members) {
-            require(!m.devices.empty(), w, "member " + m.user_id + " of " + party_id +
-                                               " lists no devices");
+            require(!m.devices.empty(), w,
+                    "member " + m.user_id + " of " + party_id + " lists no devices");
             const bool live = std::any_of(m.devices.begin(), m.devices.end(), [](const auto& d) {
                 return d.state == core::device_state::live;
             });
-            require(live == (m.state == core::member_state::present), w,
-                    "member " + m.user_id + " of " + party_id + " is " +
-                        (live ? "not present despite a live device" : "present with no live device"));
+            require(
+                live == (m.state == core::member_state::present), w,
+                "member " + m.user_id + " of " + party_id + " is " +
+                    (live ? "not present despite a live device" : "present with no live device"));
             if (!live) {
                 core::time_point deadline{};
                 for (const auto& d : m.devices) deadline = std::max(deadline, d.reconnect_deadline);
@@ -171,7 +172,8 @@ void checker::check_retained(const world& w) const {
         require(stored != retained.end(), w, "no retained record of known user " + user_id);
         core::user_presence decoded;
         require(!wire::decode(stored->second, decoded), w, "user record does not decode");
-        require(decoded == *user, w, "retained record of " + user_id + " differs from the engine's");
+        require(decoded == *user, w,
+                "retained record of " + user_id + " differs from the engine's");
     }
 }
 
@@ -214,7 +216,8 @@ void checker::check_ghosts(const world& w) const {
                 } else {
                     require(view.reconnect_deadline <= limit, w,
                             "ghost: " + view.device_id + " in " + party_id + " has deadline " +
-                                ms_text(view.reconnect_deadline, w) + ", beyond loss + grace + slack");
+                                ms_text(view.reconnect_deadline, w) +
+                                ", beyond loss + grace + slack");
                 }
             }
         }
@@ -286,7 +289,8 @@ void checker::converged(const world& w) const {
             devices[d.device_id] = d.session_id;
         }
         require(devices == it->second, w, "converged devices of " + user_id + " differ");
-        require(user->profile == w.profiles()[u], w, "converged profile of " + user_id + " differs");
+        require(user->profile == w.profiles()[u], w,
+                "converged profile of " + user_id + " differs");
         const auto& parties = user_parties[user_id];
         require(std::vector<std::string>(parties.begin(), parties.end()) == user->parties, w,
                 "converged parties of " + user_id + " differ");

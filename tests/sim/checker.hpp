@@ -18,7 +18,7 @@ struct violation : std::runtime_error {
 
 // What the checker remembers between steps of one world: what subscribers have already seen.
 class checker {
-public:
+  public:
     // Invariants 1-5: revisions, snapshot consistency, no ghosts, no false leaves, well-formed
     // effects. Call after every step.
     void after_step(const world& w);
@@ -26,7 +26,7 @@ public:
     // After converge(): the engine and the retained store equal the ground truth exactly.
     void converged(const world& w) const;
 
-private:
+  private:
     void check_batch(const world& w);
     void check_retained(const world& w) const;
     void check_ghosts(const world& w) const;

@@ -40,7 +40,7 @@ std::string run_seed(const sim_config& config, sim_stats& total) {
                   << "reproduce with: presence_sim --seed=" << config.seed
                   << " --steps=" << config.steps
                   << (config.reorder_device_connections ? " --reorder-device-connections" : "")
-                  << " --verbose\n"
+                  << (config.crash_redelivery ? "" : " --no-crash-redelivery") << " --verbose\n"
                   << "last events:\n";
         for (const auto& line : w.trace_lines()) std::cout << "  " << line << '\n';
     }
@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
     app.add_option("--steps", config.steps, "Fault-phase steps per seed");
     app.add_flag("--random", random_seed, "Run one random seed (printed first)");
     app.add_flag("--verbose", config.verbose, "Print every trace line");
+    app.add_flag("!--no-crash-redelivery", config.crash_redelivery,
+                 "Do not redeliver a crashed controller's unacked messages");
     app.add_flag("--reorder-device-connections", config.reorder_device_connections,
                  "Let a device's publishes from different connections reorder (not MQTT-like)");
     app.add_option("--inject", inject, "Plant a controller fault: none or drop_will")
@@ -82,8 +84,9 @@ int main(int argc, char** argv) {
         std::random_device device;
         first_seed = (std::uint64_t{device()} << 32) | device();
         seeds = 1;
-        std::cout << "random seed: " << first_seed << " (reproduce with: presence_sim --seed="
-                  << first_seed << " --steps=" << config.steps << ")" << std::endl;
+        std::cout << "random seed: " << first_seed
+                  << " (reproduce with: presence_sim --seed=" << first_seed
+                  << " --steps=" << config.steps << ")" << std::endl;
     }
 
     sim_stats total;

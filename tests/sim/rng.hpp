@@ -8,7 +8,7 @@ namespace presence::sim {
 
 // A small deterministic generator; every random choice of a run comes from one of these.
 class rng {
-public:
+  public:
     explicit rng(std::uint64_t seed) {
         for (auto& word : s_) word = splitmix(seed);
     }
@@ -46,7 +46,7 @@ public:
         return z ^ (z >> 31);
     }
 
-private:
+  private:
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
     std::uint64_t s_[4]{};

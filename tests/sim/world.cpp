@@ -56,11 +56,11 @@ world::world(const sim_config& config) : config_(config), rng_(config.seed) {
             devices_.push_back(std::move(dev));
         }
     }
-    engine_.emplace(core::engine_config{.grace = config_.grace,
-                                        .defer_snapshots = config_.defer_snapshots});
+    engine_.emplace(
+        core::engine_config{.grace = config_.grace, .defer_snapshots = config_.defer_snapshots});
     trace("world: " + std::to_string(users) + " users, " + std::to_string(devices_.size()) +
-          " devices, " + std::to_string(parties) + " parties, defer_snapshots=" +
-          (config_.defer_snapshots ? "true" : "false"));
+          " devices, " + std::to_string(parties) +
+          " parties, defer_snapshots=" + (config_.defer_snapshots ? "true" : "false"));
 }
 
 std::string world::stamp() const {
@@ -174,6 +174,7 @@ void world::act_online(device& dev) {
         trace(dev.key.device_id + " leaves " + party);
         publish(dev, inbound_kind::leave, party);
     } else if (roll < 50 && aware) {
+        end_truth(conn);
         conn.network_up = false;
         conn.ended_at = now_;
         conn.detect_at = now_ + ms(rng_.between(config_.keepalive_detect_min.count(),
@@ -181,9 +182,9 @@ void world::act_online(device& dev) {
         dev.state = app_state::unaware_dead;
         dev.notice_at = now_ + ms(rng_.between(1000, 5000));
         const auto grace = config_.grace.count();
-        dev.reconnect_at = dev.notice_at + (rng_.chance(60) ? ms(rng_.between(200, 6000))
-                                                            : ms(rng_.between(grace + 1000,
-                                                                              3 * grace)));
+        dev.reconnect_at =
+            dev.notice_at + (rng_.chance(60) ? ms(rng_.between(200, 6000))
+                                             : ms(rng_.between(grace + 1000, 3 * grace)));
         trace(dev.key.device_id + " airplane mode (" + conn.session + " silently dead)");
     } else if (roll < 57 && aware) {
         trace(dev.key.device_id + " socket error (" + conn.session + " closed, will)");
@@ -269,17 +270,30 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party) {
         t.last_true = now_;
     }
     if (kind == inbound_kind::leave) {
+        end_truth(conn, party);
         conn.joined.erase(party);
         dev.maybe_joined.erase(party);
     }
     if (kind == inbound_kind::disconnect) {
+        end_truth(conn);
         conn.joined.clear();
         dev.maybe_joined.clear();
     }
     enqueue(conn, std::move(msg));
 }
 
+void world::end_truth(const connection& conn, const std::string& party) {
+    if (!conn.carries_truth()) return;
+    for (const auto& joined : conn.joined) {
+        if (!party.empty() && joined != party) continue;
+        auto& t = truth_[{conn.device, joined}];
+        t.last_true = now_;
+        t.true_since.reset();
+    }
+}
+
 void world::close(connection& conn, bool will) {
+    end_truth(conn);
     if (conn.carries_truth()) conn.ended_at = now_;
     conn.open = false;
     if (!will) return;
@@ -330,8 +344,10 @@ void world::maybe_duplicate(bool faults) {
     }
     if (candidates.empty()) return;
     auto& conn = connections_[candidates[rng_.index(candidates.size())]];
-    const auto k = static_cast<std::size_t>(
-        rng_.between(1, static_cast<std::int64_t>(conn.delivered.size())));
+    const auto recent = std::count_if(
+        conn.delivered.begin(), conn.delivered.end(),
+        [&](const message& m) { return now_ - m.deliver_at <= config_.max_dup_delay; });
+    const auto k = static_cast<std::size_t>(rng_.between(1, recent));
     const auto at = now_ + ms(rng_.between(0, config_.max_dup_delay.count()));
     std::vector<message> copies(conn.delivered.end() - static_cast<std::ptrdiff_t>(k),
                                 conn.delivered.end());
@@ -343,6 +359,8 @@ void world::maybe_duplicate(bool faults) {
         ++stats_.duplicates;
     }
     for (auto& msg : conn.pending) msg.deliver_at = std::max(msg.deliver_at, at);
+    auto& dev = devices_[conn.device];
+    dev.last_deliver_at = std::max(dev.last_deliver_at, conn.pending.back().deliver_at);
     trace("broker: QoS 1 redelivery of the last " + std::to_string(k) + " message(s) of " +
           conn.session);
 }
@@ -369,6 +387,7 @@ void world::deliver(const message& msg) {
     }
     recent_delivered_.push_back(msg);
     recent_delivered_.back().deliver_at = now_;
+    recent_delivered_.back().duplicate = true;
     while (now_ - recent_delivered_.front().deliver_at > config_.ack_window) {
         recent_delivered_.pop_front();
     }
@@ -407,12 +426,16 @@ void world::controller_work(bool faults) {
         if (now_ < down_until_) return;
         restart();
     } else if (faults && now_ - last_restart_ >= config_.min_restart_gap && rng_.chance(2)) {
-        const bool mid_batch = rng_.chance(50);
+        const bool mid_batch = rng_.chance(50) && config_.crash_redelivery;
         if (mid_batch) {
             deliver_due();
             engine_->take_effects();
         }
-        replay_.assign(recent_delivered_.begin(), recent_delivered_.end());
+        for (const auto& msg : recent_delivered_) {
+            if (config_.crash_redelivery && now_ - msg.deliver_at <= config_.ack_window) {
+                replay_.push_back(msg);
+            }
+        }
         stats_.duplicates += replay_.size();
         recent_delivered_.clear();
         engine_.reset();
@@ -430,8 +453,8 @@ void world::controller_work(bool faults) {
 }
 
 void world::restart() {
-    engine_.emplace(core::engine_config{.grace = config_.grace,
-                                        .defer_snapshots = config_.defer_snapshots});
+    engine_.emplace(
+        core::engine_config{.grace = config_.grace, .defer_snapshots = config_.defer_snapshots});
     std::size_t users = 0;
     std::size_t parties = 0;
     for (const auto& [topic, payload] : retained_) {

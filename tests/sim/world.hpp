@@ -31,18 +31,20 @@ struct sim_config {
     std::uint64_t seed = 1;
     int steps = 400;
     duration grace = 10s;
-    duration keepalive_detect_min = 3s;   // 1.5 x a 2 s keepalive
-    duration keepalive_detect_max = 4s;   // plus the broker's check interval
-    duration max_delay = 500ms;           // broker -> controller delivery delay
-    duration max_dup_delay = 800ms;       // how late a QoS 1 duplicate arrives
-    duration ack_window = 500ms;          // messages delivered this recently are unacked at a crash
-    duration max_downtime = 2s;           // controller restart downtime
+    duration keepalive_detect_min = 3s;  // 1.5 x a 2 s keepalive
+    duration keepalive_detect_max = 4s;  // plus the broker's check interval
+    duration max_delay = 500ms;          // broker -> controller delivery delay
+    duration max_dup_delay = 800ms;      // how late a QoS 1 duplicate arrives
+    duration ack_window = 500ms;         // messages delivered this recently are unacked at a crash
+    duration max_downtime = 2s;          // controller restart downtime
     duration min_restart_gap = 6s;
     // One broker forwards a client id's publishes to the controller in the order it received them,
     // even across that client's connections; only wills overtake. True lets a device's
     // publishes from different connections reorder too, which no session-id scheme can survive.
     bool reorder_device_connections = false;
-    bool defer_snapshots = false;         // engine_config::defer_snapshots, as the controller uses
+    // A crashed controller gets the messages it processed but had not acked yet once more.
+    bool crash_redelivery = true;
+    bool defer_snapshots = false;  // engine_config::defer_snapshots, as the controller uses
     injected_fault fault = injected_fault::none;
     bool verbose = false;
     bool quiet_failures = false;  // the checker self-test expects failures; do not print them
@@ -123,7 +125,7 @@ struct sim_stats {
 
 // One seeded world. The driver calls step() repeatedly, then converge(); the checker inspects it.
 class world {
-public:
+  public:
     explicit world(const sim_config& config);
 
     // Advances the clock and runs one round of app actions, broker work and controller work.
@@ -156,12 +158,13 @@ public:
     std::string stamp() const;
     std::optional<std::size_t> device_of(const core::device_key& key) const;
 
-private:
+  private:
     void act(std::size_t device_index);
     void act_online(device& dev);
     void connect(device& dev);
     void publish(device& dev, wire::inbound_kind kind, const std::string& party = {});
     void close(connection& conn, bool will);
+    void end_truth(const connection& conn, const std::string& party = {});
     void enqueue(connection& conn, message msg);
     void broker_work();
     void maybe_duplicate(bool faults);
