@@ -1,7 +1,12 @@
 #include "connect.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <charconv>
+#include <filesystem>
 #include <thread>
 
 namespace presence::controller {
@@ -17,7 +22,35 @@ void sleep_unless_stopped(std::chrono::milliseconds total, const std::atomic<boo
     }
 }
 
+bool is_tcp_socket(int fd) {
+    int type = 0;
+    socklen_t type_len = sizeof(type);
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM) {
+        return false;
+    }
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof(addr);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) return false;
+    return addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+}
+
 }  // namespace
+
+void disable_nagle_on_tcp_sockets() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        const std::string name = entry.path().filename().string();
+        int fd = -1;
+        const auto [end, parse_ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
+        if (parse_ec != std::errc() || end != name.data() + name.size() || !is_tcp_socket(fd)) {
+            continue;
+        }
+        const int on = 1;
+        if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0) {
+            spdlog::debug("cannot set TCP_NODELAY on fd {}", fd);
+        }
+    }
+}
 
 mqtt::connect_options_builder base_connect_options(const config& cfg) {
     auto builder = mqtt::connect_options_builder()

@@ -23,4 +23,9 @@ bool connect_with_backoff(mqtt::async_client& client, const mqtt::connect_option
 bool wait_token(const mqtt::token_ptr& token, const std::atomic<bool>& stop,
                 std::chrono::milliseconds timeout);
 
+// Turns Nagle off on every TCP socket of the process. Paho has no option for it, and with Nagle
+// on, a publish queued behind our own unacknowledged PUBACK waits for the broker's delayed ACK
+// (about 40 ms per change). The controller's only TCP sockets are its MQTT connections.
+void disable_nagle_on_tcp_sockets();
+
 }  // namespace presence::controller

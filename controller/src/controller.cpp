@@ -134,15 +134,17 @@ class controller_loop {
                      core::to_string(outcome));
     }
 
+    // Renders and publishes effect by effect, so the first snapshot leaves before the rest of
+    // the burst has been encoded.
     void drain_effects() {
-        auto effects = engine_.take_effects();
-        if (effects.empty()) return;
         std::vector<wire::outbound> out;
-        for (const auto& effect : effects) {
+        for (const auto& effect : engine_.take_effects()) {
             note(effect);
+            out.clear();
             wire::render(effect, out);
+            for (auto& o : out) pending_.push_back({std::move(o), 0});
+            flush();
         }
-        for (auto& o : out) pending_.push_back({std::move(o), 0});
     }
 
     void note(const core::effect& effect) {

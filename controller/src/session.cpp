@@ -45,6 +45,7 @@ bool session::connect(const std::atomic<bool>& stop) {
 }
 
 void session::on_connected(const std::string& cause) {
+    disable_nagle_on_tcp_sockets();
     try {
         const auto& topics = wire::inbound_subscriptions();
         client_.subscribe(mqtt::string_collection::create(topics),
