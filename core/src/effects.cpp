@@ -18,6 +18,7 @@ device_view engine::state::view_of(std::string_view device_id, const device_rec&
     view.state = dev.state;
     if (dev.state == device_state::reconnecting) view.reconnect_deadline = dev.deadline;
     view.session_id = dev.session;
+    view.ended_session_ids.assign(dev.ended.begin(), dev.ended.end());
     return view;
 }
 

@@ -6,11 +6,14 @@
 namespace presence::core {
 
 // Applies a published device view to a device record: the session and, while reconnecting, the
-// deadline (re-armed) and the fact that the session already ended with a will.
+// deadline (re-armed) and the fact that the session already ended with a will, plus the device's
+// recently ended sessions, so a message redelivered after a restart is still recognised as stale.
 void engine::state::restore_device(const device_key& key, detail::device_rec& dev,
                                    const device_view& view) {
     dev.session = view.session_id;
     dev.state = view.state;
+    dev.ended.clear();
+    for (const auto& ended : view.ended_session_ids) remember_ended(dev, ended);
     if (view.state == device_state::reconnecting) {
         arm(key, dev, view.reconnect_deadline);
         remember_ended(dev, dev.session);

@@ -144,6 +144,9 @@ void to_proto(const core::device_view& in, v1::Device& out) {
         out.clear_reconnect_deadline();
     }
     out.set_session_id(in.session_id);
+    auto& ended = *out.mutable_ended_session_ids();
+    ended.Clear();
+    for (const auto& e : in.ended_session_ids) *ended.Add() = e;
 }
 
 void to_proto(const core::member_view& in, v1::Member& out) {
@@ -170,6 +173,14 @@ std::error_code from_proto(v1::Device& in, core::device_view& out) {
     if (in.has_reconnect_deadline() &&
         !from_proto(in.reconnect_deadline(), out.reconnect_deadline)) {
         return error::bad_payload;
+    }
+    if (in.ended_session_ids_size() > static_cast<int>(max_ended_session_ids)) {
+        return error::bad_payload;
+    }
+    out.ended_session_ids.clear();
+    for (auto& ended : *in.mutable_ended_session_ids()) {
+        if (ended.empty() || !valid_session_id(ended)) return error::bad_session_id;
+        out.ended_session_ids.push_back(std::move(ended));
     }
     out.device_id = std::move(*in.mutable_device_id());
     out.session_id = std::move(*in.mutable_session_id());

@@ -14,6 +14,8 @@ namespace presence::wire::detail {
 
 // Field limits of protocol v1, checked on every payload the wire layer accepts.
 inline constexpr std::size_t max_session_id_bytes = 128;
+// At most this many ended session ids per device are accepted from a retained record.
+inline constexpr std::size_t max_ended_session_ids = 16;
 inline constexpr std::size_t max_display_name_bytes = 128;
 inline constexpr std::size_t max_avatar_url_bytes = 1024;
 inline constexpr std::size_t max_status_text_bytes = 256;

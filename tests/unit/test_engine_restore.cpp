@@ -129,4 +129,20 @@ TEST_SUITE("engine restore") {
         CHECK(fresh.on_join("r", {"bob", "phone"}, "", early) == outcome::applied);
         CHECK(fresh.snapshot("r")->revision > snap.revision);
     }
+
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "sessions that ended before a restart stay stale after it (QoS 1 redelivery)") {
+        // Found by the simulation: a takeover, then a crash, then the broker redelivers the
+        // unacknowledged connect of the old session to the restarted controller.
+        present("p", "alice", "phone", "s1");
+        CHECK(connect("alice", "phone", "s2") == outcome::applied);
+        take();
+
+        engine fresh = restarted(eng);
+        CHECK(fresh.on_connect({"alice", "phone"}, "s1", {}, now) == outcome::stale);
+        CHECK(fresh.on_join("p", {"alice", "phone"}, "s1", now) == outcome::stale);
+        CHECK(fresh.on_will({"alice", "phone"}, "s1", now) == outcome::stale);
+        CHECK(fresh.take_effects().empty());
+        CHECK(fresh.snapshot("p") == eng.snapshot("p"));
+    }
 }

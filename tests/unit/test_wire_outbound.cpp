@@ -24,7 +24,7 @@ core::member_view alice_present() {
     m.state = core::member_state::present;
     m.profile = {"Alice", "https://example.com/alice.png", "at the party"};
     m.joined_at = t0;
-    m.devices = {{"phone", core::device_state::live, {}, "s1"}};
+    m.devices = {{"phone", core::device_state::live, {}, "s1", {}}};
     return m;
 }
 
@@ -34,7 +34,7 @@ core::member_view bob_reconnecting() {
     m.state = core::member_state::reconnecting;
     m.reconnect_deadline = t0 + 120s;
     m.joined_at = t0 - 5s;
-    m.devices = {{"tablet", core::device_state::reconnecting, t0 + 120s, "s2"}};
+    m.devices = {{"tablet", core::device_state::reconnecting, t0 + 120s, "s2", {"s0"}}};
     return m;
 }
 
@@ -111,7 +111,7 @@ TEST_CASE("an event renders as non-retained binary and JSON on party/<p>/events"
 
 TEST_CASE("a user record renders as retained binary and JSON on presence/user/<u>") {
     const core::user_presence user{
-        "alice",     true, t0, {"Alice", "", ""}, {{"phone", core::device_state::live, {}, "s1"}},
+        "alice",     true, t0, {"Alice", "", ""}, {{"phone", core::device_state::live, {}, "s1", {}}},
         {"p1", "p2"}};
     const auto out = rendered(core::publish_user{user});
     REQUIRE(out.size() == 2);

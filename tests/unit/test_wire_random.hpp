@@ -96,6 +96,11 @@ inline core::device_view random_device(rng& r) {
     d.state = r.coin() ? core::device_state::live : core::device_state::reconnecting;
     if (d.state == core::device_state::reconnecting) d.reconnect_deadline = random_time(r);
     d.session_id = random_session_id(r);
+    for (std::size_t i = r.below(5); i > 0; --i) {
+        if (auto ended = random_session_id(r); !ended.empty()) {
+            d.ended_session_ids.push_back(std::move(ended));
+        }
+    }
     return d;
 }
 

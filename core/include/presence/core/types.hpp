@@ -53,6 +53,8 @@ struct device_view {
     device_state state = device_state::live;
     time_point reconnect_deadline{};  // meaningful only while reconnecting
     std::string session_id;
+    // Recently ended sessions, oldest first: published so that a restart keeps them stale.
+    std::vector<std::string> ended_session_ids;
 
     friend bool operator==(const device_view&, const device_view&) = default;
 };
