@@ -170,6 +170,7 @@ class controller_loop {
             auto& front = pending_.front();
             try {
                 session_.publish(front.message);
+                ++counters_.published;
             } catch (const mqtt::exception& e) {
                 if (++front.attempts < max_publish_attempts) {
                     spdlog::warn("publish topic={} refused ({}); will retry", front.message.topic,
@@ -180,7 +181,6 @@ class controller_loop {
                 spdlog::error("publish topic={} dropped after {} attempts: {}", front.message.topic,
                               front.attempts, e.what());
             }
-            ++counters_.published;
             pending_.pop_front();
         }
     }
