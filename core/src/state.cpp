@@ -39,6 +39,15 @@ bool tombstones::contains(const device_key& device, std::string_view session) co
     return !session.empty() && keys_.contains(tombstone_key(device, session));
 }
 
+std::vector<std::string> tombstones::sessions_of(const device_key& device) const {
+    const std::string prefix = tombstone_key(device, {});
+    std::vector<std::string> out;
+    for (auto it = keys_.lower_bound(prefix); it != keys_.end() && it->starts_with(prefix); ++it) {
+        out.push_back(it->substr(prefix.size()));
+    }
+    return out;
+}
+
 }  // namespace detail
 
 using detail::device_rec;
@@ -122,7 +131,9 @@ device_rec& engine::state::connect_device(const device_key& key, std::string_vie
     auto& user = users_[key.user_id];
     auto [it, created] = user.devices.try_emplace(key.device_id);
     auto& dev = it->second;
-    if (!created) {
+    if (created) {
+        for (const auto& ended : tombstones_.sessions_of(key)) remember_ended(dev, ended);
+    } else {
         touch_device_parties(key, dev);
         if (dev.session != session) remember_ended(dev, dev.session);
     }

@@ -78,6 +78,10 @@ class tombstones {
     // Whether this session of this device ended and was forgotten recently enough to be kept.
     bool contains(const device_key& device, std::string_view session) const;
 
+    // The remembered sessions of one device, so a re-created device record starts with them and
+    // publishes them (a restarted controller has no tombstones but reads the retained records).
+    std::vector<std::string> sessions_of(const device_key& device) const;
+
   private:
     std::size_t capacity_;
     std::deque<std::string> order_;

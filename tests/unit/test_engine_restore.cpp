@@ -145,4 +145,21 @@ TEST_SUITE("engine restore") {
         CHECK(fresh.take_effects().empty());
         CHECK(fresh.snapshot("p") == eng.snapshot("p"));
     }
+
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "a signed-out session stays stale after the device returns and a restart") {
+        // Found by the simulation (seed 5688): the device is forgotten at sign-out, comes back
+        // with a new session, the controller restarts, and the broker redelivers the old
+        // session's join. The re-created device carries its forgotten sessions into the records.
+        present("p", "alice", "phone", "s1");
+        CHECK(eng.on_disconnect({"alice", "phone"}, "s1", now) == outcome::applied);
+        CHECK(connect("alice", "phone", "s2") == outcome::applied);
+        take();
+
+        engine fresh = restarted(eng);
+        CHECK(fresh.on_join("p", {"alice", "phone"}, "s1", now) == outcome::stale);
+        CHECK(fresh.on_connect({"alice", "phone"}, "s1", {}, now) == outcome::stale);
+        CHECK(fresh.take_effects().empty());
+        CHECK(fresh.user("alice") == eng.user("alice"));
+    }
 }
