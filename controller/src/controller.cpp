@@ -164,7 +164,9 @@ class controller_loop {
                           : std::string());
     }
 
-    // Publishes in order; a refused publish stays first in line and is retried next pass.
+    // Publishes in order; a refused publish stays first in line and is retried on the next pass.
+    // Passes follow each other at once while anything is pending, so the attempts are not spaced
+    // out: a publish Paho keeps refusing is dropped almost immediately (counted in publish_errors).
     void flush() {
         while (!pending_.empty()) {
             auto& front = pending_.front();
