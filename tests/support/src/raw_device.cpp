@@ -110,11 +110,11 @@ void raw_device::join(std::string_view party) {
             wire::encode_session(options_.session));
 }
 
-void raw_device::publish(std::string_view topic, std::string_view payload) {
+void raw_device::publish(std::string_view topic, std::string_view payload, bool retain) {
     std::string body;
     put_string(body, topic);
     body.append(payload);
-    send_all(packet(0x30, body));
+    send_all(packet(retain ? 0x31 : 0x30, body));
 }
 
 void raw_device::close() {

@@ -37,8 +37,8 @@ class raw_device {
     void announce();
     // PUBLISH QoS 0 of a join of the party.
     void join(std::string_view party);
-    // Any PUBLISH QoS 0, as this connection.
-    void publish(std::string_view topic, std::string_view payload);
+    // Any PUBLISH QoS 0, as this connection (retained when asked).
+    void publish(std::string_view topic, std::string_view payload, bool retain = false);
     // From now on the device sends nothing: it is in airplane mode. (A no-op, for readability.)
     void go_silent() {}
     // Closes the socket (a FIN: the broker notices at once).
