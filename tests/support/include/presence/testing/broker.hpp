@@ -82,6 +82,8 @@ class broker {
     // stop() then start() on the same port and state.
     void restart();
     bool running() const { return proc_ != nullptr; }
+    // The mosquitto process id (-1 when stopped), for CPU measurements via /proc.
+    int pid() const { return proc_ ? static_cast<int>(proc_->pid()) : -1; }
 
   private:
     broker_options options_;
