@@ -356,3 +356,33 @@ TEST_CASE("attack_taking_over_another_users_live_device_id_is_refused") {
     a.spy.sync();
     CHECK(a.spy.messages_on("presence/lifecycle/disconnected/alice/shared-id").empty());
 }
+
+// ---- MQTT 5: the broker says so
+
+namespace {
+
+// mosquitto_pub as an MQTT 5 client with QoS 1 and debug output; returns what it printed.
+std::string v5_publish(const arena& a, const std::string& user, const std::string& device,
+                       const std::string& topic, const std::string& name) {
+    const auto log = a.b.dir() / (name + ".log");
+    run_to_completion({"/usr/bin/mosquitto_pub", "-V", "mqttv5", "-d", "-q", "1", "-h",
+                       "127.0.0.1", "-p", std::to_string(a.b.port()), "-u", user, "-P",
+                       mint_test_token(user), "-i", device, "-t", topic, "-m", "forged"},
+                      log);
+    return file_tail(log, 40);
+}
+
+}  // namespace
+
+TEST_CASE("attack_v5_join_as_another_user_gets_a_not_authorized_puback") {
+    arena a;
+    const std::string out =
+        v5_publish(a, "mallory", "m-v5", "party/p1/join/alice/phone", "forged");
+    CAPTURE(out);
+    CHECK(out.find("received PUBACK (Mid: 1, RC:135)") != std::string::npos);  // 0x87
+    // The control case: her own join is acknowledged without that code.
+    const std::string own = v5_publish(a, "mallory", "m-v5", "party/p1/join/mallory/m-v5", "own");
+    CAPTURE(own);
+    CHECK(own.find("received PUBACK (Mid: 1") != std::string::npos);
+    CHECK(own.find("RC:135") == std::string::npos);
+}
