@@ -35,8 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ok && what == plugin::access::write) {
         // An app's write is always one of its own inbound topics: no wildcard, ends in u/d.
         const std::string suffix = "/" + user + "/" + device;
-        if (topic.find_first_of("+#") != std::string_view::npos ||
-            topic.size() < suffix.size() ||
+        if (topic.find_first_of("+#") != std::string_view::npos || topic.size() < suffix.size() ||
             topic.substr(topic.size() - suffix.size()) != suffix) {
             __builtin_trap();
         }
@@ -56,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const std::string key(40, 'k');
     const std::string password(topic);
-    const auto result = plugin::authenticate(key, user.c_str(), device.c_str(),
-                                             password.c_str(), 1'800'000'000);
+    const auto result =
+        plugin::authenticate(key, user.c_str(), device.c_str(), password.c_str(), 1'800'000'000);
     if (result.ok() && (!plugin::valid_identifier(user) || !plugin::valid_identifier(device))) {
         __builtin_trap();
     }

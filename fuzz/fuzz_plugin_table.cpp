@@ -38,7 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 }
                 break;
             }
-            case 2: table.on_disconnect(&handles[client], now_us); break;
+            case 2:
+                table.on_disconnect(&handles[client], now_us);
+                break;
             case 3: {
                 for (const auto& device : table.on_tick(now_us)) {
                     (void)device;  // the glue would kick; a later disconnect byte may follow

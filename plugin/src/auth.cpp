@@ -6,11 +6,16 @@ namespace presence::plugin {
 
 std::string describe(const auth_result& result) {
     switch (result.why) {
-        case refusal::ok: return "ok";
-        case refusal::bad_username: return "bad_identifier (username)";
-        case refusal::bad_client_id: return "bad_identifier (client id)";
-        case refusal::bad_token: return token::to_string(result.token_error);
-        case refusal::device_in_use: return "client id in use by another user";
+        case refusal::ok:
+            return "ok";
+        case refusal::bad_username:
+            return "bad_identifier (username)";
+        case refusal::bad_client_id:
+            return "bad_identifier (client id)";
+        case refusal::bad_token:
+            return token::to_string(result.token_error);
+        case refusal::device_in_use:
+            return "client id in use by another user";
     }
     return "unknown";
 }

@@ -14,8 +14,8 @@ void set_time(google::protobuf::Timestamp& ts, std::int64_t us) {
 }  // namespace
 
 std::string lifecycle_topic(const lifecycle_event& event) {
-    std::string topic = event.connected ? "presence/lifecycle/connected/"
-                                        : "presence/lifecycle/disconnected/";
+    std::string topic =
+        event.connected ? "presence/lifecycle/connected/" : "presence/lifecycle/disconnected/";
     topic += event.info.user;
     topic += '/';
     topic += event.info.device;

@@ -97,9 +97,8 @@ void publish(const std::string& topic, const std::string& payload, bool retain) 
         }
         std::memcpy(memory, payload.data(), payload.size());
     }
-    const int rc = mosquitto_broker_publish(nullptr, topic.c_str(),
-                                            static_cast<int>(payload.size()), memory, 1, retain,
-                                            nullptr);
+    const int rc = mosquitto_broker_publish(
+        nullptr, topic.c_str(), static_cast<int>(payload.size()), memory, 1, retain, nullptr);
     if (rc != MOSQ_ERR_SUCCESS) {
         // Only an invalid argument leaves the payload with us.
         if (rc == MOSQ_ERR_INVAL && memory != nullptr) mosquitto_free(memory);
@@ -143,8 +142,7 @@ int on_basic_auth(int, void* event_data, void* userdata) {
                 static_cast<std::uint32_t>(mosquitto_client_keepalive(ed->client));
         }
         std::string why = plugin::describe(result);
-        if (result.ok() &&
-            s.table.check(info) == plugin::admission::device_held_by_other_user) {
+        if (result.ok() && s.table.check(info) == plugin::admission::device_held_by_other_user) {
             why = plugin::describe({plugin::refusal::device_in_use, {}, {}});
         } else if (result.ok()) {
             s.table.on_authenticated(ed->client, std::move(info), now);
@@ -168,21 +166,32 @@ int on_basic_auth(int, void* event_data, void* userdata) {
 plugin::access to_access(int access, bool& known) {
     known = true;
     switch (access) {
-        case MOSQ_ACL_SUBSCRIBE: return plugin::access::subscribe;
-        case MOSQ_ACL_READ: return plugin::access::read;
-        case MOSQ_ACL_WRITE: return plugin::access::write;
-        case MOSQ_ACL_UNSUBSCRIBE: return plugin::access::unsubscribe;
-        default: known = false; return plugin::access::read;
+        case MOSQ_ACL_SUBSCRIBE:
+            return plugin::access::subscribe;
+        case MOSQ_ACL_READ:
+            return plugin::access::read;
+        case MOSQ_ACL_WRITE:
+            return plugin::access::write;
+        case MOSQ_ACL_UNSUBSCRIBE:
+            return plugin::access::unsubscribe;
+        default:
+            known = false;
+            return plugin::access::read;
     }
 }
 
 const char* access_name(int access) {
     switch (access) {
-        case MOSQ_ACL_SUBSCRIBE: return "subscribe";
-        case MOSQ_ACL_READ: return "read";
-        case MOSQ_ACL_WRITE: return "write";
-        case MOSQ_ACL_UNSUBSCRIBE: return "unsubscribe";
-        default: return "unknown";
+        case MOSQ_ACL_SUBSCRIBE:
+            return "subscribe";
+        case MOSQ_ACL_READ:
+            return "read";
+        case MOSQ_ACL_WRITE:
+            return "write";
+        case MOSQ_ACL_UNSUBSCRIBE:
+            return "unsubscribe";
+        default:
+            return "unknown";
     }
 }
 
@@ -207,8 +216,7 @@ int on_acl_check(int, void* event_data, void* userdata) {
         // not possible for apps, but the controller's and others' are); log writes and
         // subscriptions, the attempts a client makes.
         if (ed->access != MOSQ_ACL_READ && may_log(s)) {
-            mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                                 "presence: denied %s of '%s' to %s/%s",
+            mosquitto_log_printf(MOSQ_LOG_NOTICE, "presence: denied %s of '%s' to %s/%s",
                                  access_name(ed->access), printable(ed->topic).c_str(),
                                  printable(std::string(who.user).c_str()).c_str(),
                                  printable(std::string(who.device).c_str()).c_str());

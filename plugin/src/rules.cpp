@@ -18,9 +18,8 @@ struct levels {
         std::size_t start = 0;
         while (true) {
             const std::size_t slash = topic.find('/', start);
-            const std::string_view level =
-                topic.substr(start, slash == std::string_view::npos ? std::string_view::npos
-                                                                    : slash - start);
+            const std::string_view level = topic.substr(
+                start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
             if (count < kept) at[count] = level;
             ++count;
             if (slash == std::string_view::npos) break;
@@ -44,8 +43,7 @@ bool public_output(const levels& t, bool filter) {
         party_level(t.at[2], filter)) {
         return t.count == 3 || t.at[3] == "json";
     }
-    return t.count == 3 && t.at[0] == "presence" && t.at[1] == "controller" &&
-           t.at[2] == "status";
+    return t.count == 3 && t.at[0] == "presence" && t.at[1] == "controller" && t.at[2] == "status";
 }
 
 // presence/reply/<user>/<device> and anything below it: the app's own query replies.
@@ -66,8 +64,7 @@ bool own_inbound(const identity& who, const levels& t) {
                kind == "query";
     }
     if (t.count == 5 && t.at[0] == "party" && valid_identifier(t.at[1]) &&
-        (t.at[2] == "join" || t.at[2] == "leave") && t.at[3] == who.user &&
-        t.at[4] == who.device) {
+        (t.at[2] == "join" || t.at[2] == "leave") && t.at[3] == who.user && t.at[4] == who.device) {
         return true;
     }
     return false;

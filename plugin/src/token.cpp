@@ -25,8 +25,8 @@ struct jwt_string_deleter {
 };
 
 bool base64url_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 // header.payload.signature, each part non-empty base64url (no padding): anything else is
@@ -60,14 +60,22 @@ std::optional<role> parse_role(std::string_view text) {
 
 const char* to_string(error e) {
     switch (e) {
-        case error::ok: return "ok";
-        case error::missing: return "missing_token";
-        case error::too_long: return "token_too_long";
-        case error::malformed: return "malformed_token";
-        case error::bad_signature: return "bad_signature";
-        case error::expired: return "expired";
-        case error::wrong_subject: return "wrong_subject";
-        case error::bad_role: return "bad_role";
+        case error::ok:
+            return "ok";
+        case error::missing:
+            return "missing_token";
+        case error::too_long:
+            return "token_too_long";
+        case error::malformed:
+            return "malformed_token";
+        case error::bad_signature:
+            return "bad_signature";
+        case error::expired:
+            return "expired";
+        case error::wrong_subject:
+            return "wrong_subject";
+        case error::bad_role:
+            return "bad_role";
     }
     return "unknown";
 }
@@ -83,8 +91,9 @@ verdict verify(std::string_view key, std::string_view token, std::string_view us
     }
     const std::string text(token);  // libjwt wants a NUL-terminated string
     jwt_t* raw = nullptr;
-    const int rc = jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(key.data()),
-                              static_cast<int>(key.size()));
+    const int rc =
+        jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(key.data()),
+                   static_cast<int>(key.size()));
     jwt_ptr decoded(raw);
     if (rc != 0 || !decoded) {
         // Tell a token that does not parse even unsigned from one whose signature is wrong.

@@ -98,8 +98,7 @@ result run_once(const std::string& config, const std::vector<std::string>& token
     }
     // Let the broker finish the disconnects it is still processing before reading the clock.
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    return {cpu_seconds(b.pid()) - cpu0, std::chrono::duration<double>(t1 - t0).count(),
-            arrived};
+    return {cpu_seconds(b.pid()) - cpu0, std::chrono::duration<double>(t1 - t0).count(), arrived};
 }
 
 double median(std::vector<double> v) {
@@ -136,8 +135,8 @@ int main(int argc, char** argv) {
                 rounds, clients, joins, repeats);
     std::printf("median broker CPU without plugin: %.3f s (%.1f us per connection)\n", plain,
                 plain / connections * 1e6);
-    std::printf("median broker CPU with plugin:    %.3f s (%.1f us per connection)\n",
-                with_plugin, with_plugin / connections * 1e6);
+    std::printf("median broker CPU with plugin:    %.3f s (%.1f us per connection)\n", with_plugin,
+                with_plugin / connections * 1e6);
     std::printf("plugin cost: %+.3f s = %+.1f us per connection (incl. %d joins), %+.0f%%\n",
                 with_plugin - plain, (with_plugin - plain) / connections * 1e6, joins,
                 plain > 0 ? (with_plugin - plain) / plain * 100 : 0.0);

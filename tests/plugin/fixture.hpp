@@ -38,8 +38,8 @@ inline std::vector<seen_event> lifecycle_events(const observer& o) {
                                            (connected ? "connected/" : "disconnected/") +
                                            e.user_id() + "/" + e.device_id();
         if (m.topic != expected_topic) throw std::runtime_error("topic mismatch " + m.topic);
-        out.push_back({connected, e.user_id(), e.device_id(), e.connection_seq(),
-                       e.broker_epoch(), e.end(), e.protocol_version()});
+        out.push_back({connected, e.user_id(), e.device_id(), e.connection_seq(), e.broker_epoch(),
+                       e.end(), e.protocol_version()});
     }
     return out;
 }

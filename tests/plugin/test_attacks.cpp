@@ -207,8 +207,7 @@ TEST_CASE("attack_publish_lifecycle_connected_is_dropped") {
 }
 TEST_CASE("attack_publish_lifecycle_disconnected_is_dropped") {
     arena a;
-    CHECK_FALSE(
-        a.forged_publish_reaches_controller("presence/lifecycle/disconnected/alice/phone"));
+    CHECK_FALSE(a.forged_publish_reaches_controller("presence/lifecycle/disconnected/alice/phone"));
 }
 TEST_CASE("attack_publish_broker_epoch_is_dropped") {
     arena a;
@@ -231,13 +230,13 @@ TEST_CASE("attack_publish_reply_to_another_user_is_dropped") {
 
 TEST_CASE("attack_subscribe_to_inbound_connects_of_everyone_gets_nothing") {
     arena a;
-    CHECK_FALSE(a.forbidden_subscription_delivers("presence/connect/+/+",
-                                                  "presence/connect/alice/phone"));
+    CHECK_FALSE(
+        a.forbidden_subscription_delivers("presence/connect/+/+", "presence/connect/alice/phone"));
 }
 TEST_CASE("attack_subscribe_to_another_users_joins_gets_nothing") {
     arena a;
-    CHECK_FALSE(a.forbidden_subscription_delivers("party/+/join/alice/+",
-                                                  "party/p1/join/alice/phone"));
+    CHECK_FALSE(
+        a.forbidden_subscription_delivers("party/+/join/alice/+", "party/p1/join/alice/phone"));
 }
 TEST_CASE("attack_subscribe_to_lifecycle_events_gets_nothing") {
     arena a;
@@ -250,8 +249,8 @@ TEST_CASE("attack_subscribe_to_everything_gets_nothing") {
 }
 TEST_CASE("attack_subscribe_to_a_wide_wildcard_gets_nothing") {
     arena a;
-    CHECK_FALSE(a.forbidden_subscription_delivers("presence/+/+/+",
-                                                  "presence/connect/alice/phone"));
+    CHECK_FALSE(
+        a.forbidden_subscription_delivers("presence/+/+/+", "presence/connect/alice/phone"));
 }
 TEST_CASE("attack_subscribe_to_another_users_replies_gets_nothing") {
     arena a;
@@ -260,8 +259,8 @@ TEST_CASE("attack_subscribe_to_another_users_replies_gets_nothing") {
 }
 TEST_CASE("attack_subscribe_to_broker_epoch_gets_nothing") {
     arena a;
-    CHECK_FALSE(a.forbidden_subscription_delivers("presence/broker/epoch",
-                                                  "presence/broker/epoch"));
+    CHECK_FALSE(
+        a.forbidden_subscription_delivers("presence/broker/epoch", "presence/broker/epoch"));
 }
 TEST_CASE("attack_subscribe_to_controller_stats_gets_nothing") {
     arena a;
@@ -365,9 +364,26 @@ namespace {
 std::string v5_publish(const arena& a, const std::string& user, const std::string& device,
                        const std::string& topic, const std::string& name) {
     const auto log = a.b.dir() / (name + ".log");
-    run_to_completion({"/usr/bin/mosquitto_pub", "-V", "mqttv5", "-d", "-q", "1", "-h",
-                       "127.0.0.1", "-p", std::to_string(a.b.port()), "-u", user, "-P",
-                       mint_test_token(user), "-i", device, "-t", topic, "-m", "forged"},
+    run_to_completion({"/usr/bin/mosquitto_pub",
+                       "-V",
+                       "mqttv5",
+                       "-d",
+                       "-q",
+                       "1",
+                       "-h",
+                       "127.0.0.1",
+                       "-p",
+                       std::to_string(a.b.port()),
+                       "-u",
+                       user,
+                       "-P",
+                       mint_test_token(user),
+                       "-i",
+                       device,
+                       "-t",
+                       topic,
+                       "-m",
+                       "forged"},
                       log);
     return file_tail(log, 40);
 }
@@ -376,8 +392,7 @@ std::string v5_publish(const arena& a, const std::string& user, const std::strin
 
 TEST_CASE("attack_v5_join_as_another_user_gets_a_not_authorized_puback") {
     arena a;
-    const std::string out =
-        v5_publish(a, "mallory", "m-v5", "party/p1/join/alice/phone", "forged");
+    const std::string out = v5_publish(a, "mallory", "m-v5", "party/p1/join/alice/phone", "forged");
     CAPTURE(out);
     CHECK(out.find("received PUBACK (Mid: 1, RC:135)") != std::string::npos);  // 0x87
     // The control case: her own join is acknowledged without that code.

@@ -3,8 +3,6 @@
 
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
 #include "fixture.hpp"
 
 using namespace presence;

@@ -24,54 +24,85 @@ bool read(const std::string& topic) { return plugin::allowed(alice, access::read
 }  // namespace
 
 TEST_CASE("plugin_identifier_rule_matches_the_wire_rule") {
-    for (const std::string& id : std::vector<std::string>{"a", "alice", "A.b_c-9", std::string(64, 'x'), std::string(65, 'x'), "", "a/b", "a+",
-          "#", "a b", "é", "a\nb", "..", "-"}) {
+    for (const std::string& id : std::vector<std::string>{
+             "a", "alice", "A.b_c-9", std::string(64, 'x'), std::string(65, 'x'), "", "a/b", "a+",
+             "#", "a b", "é", "a\nb", "..", "-"}) {
         CAPTURE(id);
         CHECK(plugin::valid_identifier(id) == wire::valid_identifier(id));
     }
 }
 
 TEST_CASE("plugin_app_writes_only_its_own_inbound_topics") {
-    for (const char* ok :
-         {"presence/connect/alice/phone", "presence/will/alice/phone",
-          "presence/disconnect/alice/phone", "presence/profile/alice/phone",
-          "presence/query/alice/phone", "party/p1/join/alice/phone",
-          "party/p1/leave/alice/phone"}) {
+    for (const char* ok : {"presence/connect/alice/phone", "presence/will/alice/phone",
+                           "presence/disconnect/alice/phone", "presence/profile/alice/phone",
+                           "presence/query/alice/phone", "party/p1/join/alice/phone",
+                           "party/p1/leave/alice/phone"}) {
         CAPTURE(ok);
         CHECK(write(ok));
     }
-    for (const char* denied :
-         {"presence/connect/bob/phone", "presence/connect/alice/tablet",
-          "presence/will/bob/phone", "party/p1/join/bob/phone", "party/p1/leave/alice/tab",
-          "party/p1/members", "party/p1/members/json", "party/p1/events", "presence/user/alice",
-          "presence/lifecycle/connected/alice/phone", "presence/broker/epoch",
-          "presence/controller/status", "presence/controller/stats", "presence/reply/alice/phone",
-          "party/+/join/alice/phone", "party/bad id/join/alice/phone", "party//join/alice/phone",
-          "presence/connect/alice/phone/extra", "presence/other/alice/phone", "", "#",
-          "presence/connect/alice"}) {
+    for (const char* denied : {"presence/connect/bob/phone",
+                               "presence/connect/alice/tablet",
+                               "presence/will/bob/phone",
+                               "party/p1/join/bob/phone",
+                               "party/p1/leave/alice/tab",
+                               "party/p1/members",
+                               "party/p1/members/json",
+                               "party/p1/events",
+                               "presence/user/alice",
+                               "presence/lifecycle/connected/alice/phone",
+                               "presence/broker/epoch",
+                               "presence/controller/status",
+                               "presence/controller/stats",
+                               "presence/reply/alice/phone",
+                               "party/+/join/alice/phone",
+                               "party/bad id/join/alice/phone",
+                               "party//join/alice/phone",
+                               "presence/connect/alice/phone/extra",
+                               "presence/other/alice/phone",
+                               "",
+                               "#",
+                               "presence/connect/alice"}) {
         CAPTURE(denied);
         CHECK_FALSE(write(denied));
     }
 }
 
 TEST_CASE("plugin_app_subscribes_only_to_public_outputs_and_its_own_replies") {
-    for (const char* ok :
-         {"party/+/members", "party/demo/members", "party/+/members/json", "party/+/events",
-          "party/demo/events/json", "presence/user/+", "presence/user/bob/json",
-          "presence/controller/status", "presence/reply/alice/phone",
-          "presence/reply/alice/phone/#", "presence/reply/alice/phone/q1",
-          "presence/reply/alice/phone/+/x"}) {
+    for (const char* ok : {"party/+/members", "party/demo/members", "party/+/members/json",
+                           "party/+/events", "party/demo/events/json", "presence/user/+",
+                           "presence/user/bob/json", "presence/controller/status",
+                           "presence/reply/alice/phone", "presence/reply/alice/phone/#",
+                           "presence/reply/alice/phone/q1", "presence/reply/alice/phone/+/x"}) {
         CAPTURE(ok);
         CHECK(subscribe(ok));
     }
-    for (const char* denied :
-         {"#", "+", "party/#", "party/+/#", "party/+/+", "presence/#", "presence/+/+/+",
-          "presence/+/+/+/+", "presence/connect/+/+", "presence/connect/alice/phone",
-          "party/+/join/+/+", "presence/lifecycle/#", "presence/lifecycle/connected/+/+",
-          "presence/broker/epoch", "presence/controller/stats", "presence/controller/+",
-          "presence/reply/bob/phone", "presence/reply/bob/phone/#", "presence/reply/+/+",
-          "presence/reply/#", "presence/user/#", "presence/user/+/+", "party/+/members/+",
-          "party/+/members/#", "$SYS/#", "$share/g/party/+/members", ""}) {
+    for (const char* denied : {"#",
+                               "+",
+                               "party/#",
+                               "party/+/#",
+                               "party/+/+",
+                               "presence/#",
+                               "presence/+/+/+",
+                               "presence/+/+/+/+",
+                               "presence/connect/+/+",
+                               "presence/connect/alice/phone",
+                               "party/+/join/+/+",
+                               "presence/lifecycle/#",
+                               "presence/lifecycle/connected/+/+",
+                               "presence/broker/epoch",
+                               "presence/controller/stats",
+                               "presence/controller/+",
+                               "presence/reply/bob/phone",
+                               "presence/reply/bob/phone/#",
+                               "presence/reply/+/+",
+                               "presence/reply/#",
+                               "presence/user/#",
+                               "presence/user/+/+",
+                               "party/+/members/+",
+                               "party/+/members/#",
+                               "$SYS/#",
+                               "$share/g/party/+/members",
+                               ""}) {
         CAPTURE(denied);
         CHECK_FALSE(subscribe(denied));
     }

@@ -22,16 +22,14 @@ TEST_CASE("token_minted_with_the_key_verifies_with_subject_expiry_and_role") {
     CHECK(app.granted.subject == "alice");
     CHECK(app.granted.expires_s == now + 60);
     CHECK(app.granted.granted == role::app);
-    const verdict ctl =
-        verify(key, mint_token(key, "ctl", now + 60, role::controller), "ctl", now);
+    const verdict ctl = verify(key, mint_token(key, "ctl", now + 60, role::controller), "ctl", now);
     REQUIRE(ctl.ok());
     CHECK(ctl.granted.granted == role::controller);
 }
 
 TEST_CASE("token_refusals_name_their_reason") {
     CHECK(verify(key, "", "alice", now).why == error::missing);
-    CHECK(verify(key, std::string(max_token_bytes + 1, 'a'), "alice", now).why ==
-          error::too_long);
+    CHECK(verify(key, std::string(max_token_bytes + 1, 'a'), "alice", now).why == error::too_long);
     CHECK(verify(key, "not-a-token", "alice", now).why == error::malformed);
     CHECK(verify(key, "a.b.c", "alice", now).why == error::malformed);
     CHECK(verify(key, "a..c", "alice", now).why == error::malformed);
@@ -39,8 +37,7 @@ TEST_CASE("token_refusals_name_their_reason") {
           error::bad_signature);
     CHECK(verify(key, mint_token(key, "alice", now - 1), "alice", now).why == error::expired);
     CHECK(verify(key, mint_token(key, "alice", now), "alice", now).why == error::expired);
-    CHECK(verify(key, mint_token(key, "bob", now + 60), "alice", now).why ==
-          error::wrong_subject);
+    CHECK(verify(key, mint_token(key, "bob", now + 60), "alice", now).why == error::wrong_subject);
     CHECK(verify(key, mint_token(key, "alice", now + 60), "", now).why == error::wrong_subject);
 }
 
