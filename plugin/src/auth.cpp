@@ -16,6 +16,8 @@ std::string describe(const auth_result& result) {
             return token::to_string(result.token_error);
         case refusal::device_in_use:
             return "client id in use by another user";
+        case refusal::session_in_use:
+            return "client id of another user's persistent session";
     }
     return "unknown";
 }

@@ -5,11 +5,15 @@
 namespace presence::plugin {
 
 admission connection_table::check(const connection_info& info) const {
-    const auto held = by_device_.find(info.device);
-    if (held == by_device_.end()) return admission::ok;
-    const auto e = entries_.find(held->second);
-    if (e != entries_.end() && e->second.info.user != info.user) {
-        return admission::device_held_by_other_user;
+    if (const auto held = by_device_.find(info.device); held != by_device_.end()) {
+        const auto e = entries_.find(held->second);
+        if (e != entries_.end() && e->second.info.user != info.user) {
+            return admission::device_held_by_other_user;
+        }
+    }
+    if (const auto owner = session_owner_.find(info.device);
+        owner != session_owner_.end() && owner->second != info.user) {
+        return admission::session_owned_by_other_user;
     }
     return admission::ok;
 }
@@ -36,6 +40,14 @@ void connection_table::on_authenticated(client_key client, connection_info info,
         e.pending = false;
     }
     by_device_[e.info.device] = client;
+    if (!e.info.clean_session) {
+        if (session_owner_.size() < max_session_owners) {
+            session_owner_.insert_or_assign(e.info.device, e.info.user);
+        }
+    } else {
+        // A clean session discards the broker's stored session for this client id.
+        session_owner_.erase(e.info.device);
+    }
     entries_.insert_or_assign(client, std::move(e));
 }
 

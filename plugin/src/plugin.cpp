@@ -142,11 +142,17 @@ int on_basic_auth(int, void* event_data, void* userdata) {
                 static_cast<std::uint32_t>(mosquitto_client_keepalive(ed->client));
         }
         std::string why = plugin::describe(result);
-        if (result.ok() && s.table.check(info) == plugin::admission::device_held_by_other_user) {
-            why = plugin::describe({plugin::refusal::device_in_use, {}, {}});
-        } else if (result.ok()) {
-            s.table.on_authenticated(ed->client, std::move(info), now);
-            return MOSQ_ERR_SUCCESS;
+        if (result.ok()) {
+            const plugin::admission admit = s.table.check(info);
+            if (admit == plugin::admission::ok) {
+                s.table.on_authenticated(ed->client, std::move(info), now);
+                return MOSQ_ERR_SUCCESS;
+            }
+            why = plugin::describe({admit == plugin::admission::device_held_by_other_user
+                                        ? plugin::refusal::device_in_use
+                                        : plugin::refusal::session_in_use,
+                                    {},
+                                    {}});
         }
         if (may_log(s)) {
             mosquitto_log_printf(MOSQ_LOG_NOTICE,

@@ -356,6 +356,22 @@ TEST_CASE("attack_taking_over_another_users_live_device_id_is_refused") {
     CHECK(a.spy.messages_on("presence/lifecycle/disconnected/alice/shared-id").empty());
 }
 
+TEST_CASE("attack_resuming_the_controllers_offline_persistent_session_is_refused") {
+    // The controller's persistent session queues every inbound message while it is down; an
+    // app that resumed it would drain (and lose) that queue.
+    arena a;
+    raw_device_options ctl = raw_login(std::string(controller_user), "ctl-session");
+    ctl.password = mint_test_token(controller_user, token::role::controller);
+    ctl.clean_session = false;
+    raw_device controller(a.b.port(), ctl);
+    controller.connect();
+    controller.close();  // offline now; the broker keeps its session
+    CHECK(a.connack("mallory", "ctl-session", mint_test_token("mallory")) == not_authorised);
+    // The control case: the controller itself may resume it.
+    CHECK(a.connack(std::string(controller_user), "ctl-session",
+                    mint_test_token(controller_user, token::role::controller)) == 0);
+}
+
 // ---- MQTT 5: the broker says so
 
 namespace {

@@ -136,6 +136,25 @@ TEST_CASE("connections_another_users_live_device_id_is_refused") {
     CHECK(t.check(app("mallory", "phone")) == admission::ok);
 }
 
+TEST_CASE("connections_another_users_persistent_session_cannot_be_resumed") {
+    connection_table t;
+    connection_info ctl = app("presence-controller", "presence-controller");
+    ctl.role = token::role::controller;
+    ctl.clean_session = false;
+    t.on_authenticated(c(0), ctl, t0);
+    t.on_disconnect(c(0), t0 + 1);
+    t.on_tick(t0 + 2);
+    // Offline, but its session (and queued messages) lives on in the broker.
+    CHECK(t.check(app("mallory", "presence-controller")) == admission::session_owned_by_other_user);
+    CHECK(t.check(ctl) == admission::ok);
+    // A clean session by its owner discards the stored session: the id is free again.
+    connection_info clean = ctl;
+    clean.clean_session = true;
+    t.on_authenticated(c(1), clean, t0 + 3);
+    t.on_disconnect(c(1), t0 + 4);
+    CHECK(t.check(app("mallory", "presence-controller")) == admission::ok);
+}
+
 TEST_CASE("authenticate_checks_identifiers_before_the_token") {
     const std::string key = "unit-test-key-0123456789abcdef0123456789";
     const std::int64_t now = 1'800'000'000;

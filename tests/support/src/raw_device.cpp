@@ -71,7 +71,8 @@ int raw_device::try_connect() {
 
     const core::device_key key{options_.user, options_.device};
     // Flags: username, will QoS 1, will, clean session (and password when given).
-    unsigned flags = 0x80 | 0x08 | 0x04 | 0x02;
+    unsigned flags = 0x80 | 0x08 | 0x04;
+    if (options_.clean_session) flags |= 0x02;
     if (!options_.password.empty()) flags |= 0x40;
     std::string body;
     put_string(body, "MQTT");

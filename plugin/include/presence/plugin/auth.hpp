@@ -13,10 +13,11 @@ namespace presence::plugin {
 // Why a CONNECT was refused; `ok` when it was not.
 enum class refusal {
     ok = 0,
-    bad_username,   // missing, or outside the identifier rule
-    bad_client_id,  // outside the identifier rule
-    bad_token,      // see auth_result::token_error
-    device_in_use,  // another user's live connection holds this client id
+    bad_username,    // missing, or outside the identifier rule
+    bad_client_id,   // outside the identifier rule
+    bad_token,       // see auth_result::token_error
+    device_in_use,   // another user's live connection holds this client id
+    session_in_use,  // another user's persistent session has this client id
 };
 
 // The outcome of authenticate().

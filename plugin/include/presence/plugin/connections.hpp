@@ -42,15 +42,25 @@ struct lifecycle_event {
 };
 
 // Why an authenticated client is still refused by the table.
-enum class admission { ok, device_held_by_other_user };
+enum class admission {
+    ok,
+    device_held_by_other_user,   // another user's live connection has this client id
+    session_owned_by_other_user  // another user's persistent session has this client id
+};
 
 // Tracks every authenticated connection. Only app connections produce events; controller
 // connections are tracked for their role alone. Single-threaded, like the broker.
 class connection_table {
   public:
     // Whether `info` may take its device id: a live connection of another user keeps it, so
-    // nobody can kick someone else's device off by reusing its client id.
+    // nobody can kick someone else's device off by reusing its client id; nor can anyone resume
+    // (and drain) another user's persistent session, the controller's included. Owners of
+    // persistent sessions are remembered for the broker run, up to max_session_owners.
     admission check(const connection_info& info) const;
+
+    // Bound on remembered persistent-session owners (bounded memory; beyond it, only live
+    // connections are protected).
+    static constexpr std::size_t max_session_owners = 1'000'000;
 
     // A successful BASIC_AUTH: assigns the next connection_seq (apps only) and marks the
     // connection pending. A live connection with the same device id is marked as taken over.
@@ -89,9 +99,10 @@ class connection_table {
     void emit(const entry& e, bool connected, connection_end end, std::int64_t now_us);
 
     std::unordered_map<client_key, entry> entries_;
-    std::unordered_map<std::string, client_key> by_device_;  // live connections by client id
-    std::map<std::uint64_t, client_key> pending_;            // by seq: connected not yet sent
-    std::vector<client_key> dead_;                           // forgotten at the next tick
+    std::unordered_map<std::string, client_key> by_device_;       // live connections by client id
+    std::unordered_map<std::string, std::string> session_owner_;  // client id -> user
+    std::map<std::uint64_t, client_key> pending_;                 // by seq: connected not yet sent
+    std::vector<client_key> dead_;                                // forgotten at the next tick
     std::vector<lifecycle_event> events_;
     std::uint64_t next_seq_ = 1;
 };

@@ -18,6 +18,7 @@ struct raw_device_options {
     std::string session;   // empty: a fresh unique session id
     std::chrono::seconds keepalive{1};
     std::string will_topic;  // empty: presence/will/<user>/<device>; set it to try impersonation
+    bool clean_session = true;  // false: a persistent session the broker keeps after close
 };
 
 // A hand-rolled MQTT 3.1.1 client on a blocking TCP socket. It never sends PINGREQ and never
