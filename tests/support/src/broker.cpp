@@ -139,8 +139,13 @@ std::string broker::uri() const { return "tcp://127.0.0.1:" + std::to_string(por
 
 void broker::start() {
     if (proc_) return;
-    proc_ = std::make_unique<process>(
-        std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf_.string()}, log_);
+    std::vector<std::string> argv{"/usr/sbin/mosquitto", "-c", conf_.string()};
+#ifdef PRESENCE_SANITIZER_PRELOAD
+    // A sanitizer build's plugin needs the sanitizer runtimes loaded into mosquitto first.
+    argv.insert(argv.begin(), {"/usr/bin/env", "LD_PRELOAD=" PRESENCE_SANITIZER_PRELOAD,
+                               "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"});
+#endif
+    proc_ = std::make_unique<process>(std::move(argv), log_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!port_accepts(port_)) {
         if (!proc_->running() || std::chrono::steady_clock::now() >= deadline) {
