@@ -94,6 +94,11 @@ const connection_info* connection_table::find(client_key client) const {
     return it == entries_.end() ? nullptr : &it->second.info;
 }
 
+bool connection_table::ended(client_key client) const {
+    const auto it = entries_.find(client);
+    return it != entries_.end() && !it->second.alive;
+}
+
 std::vector<lifecycle_event> connection_table::take_events() {
     std::vector<lifecycle_event> out;
     out.swap(events_);

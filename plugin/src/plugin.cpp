@@ -218,12 +218,14 @@ int on_acl_check(int, void* event_data, void* userdata) {
         bool known = false;
         const plugin::access what = to_access(ed->access, known);
         if (known && plugin::allowed(who, what, ed->topic)) return MOSQ_ERR_SUCCESS;
-        // Deliveries filtered by READ are routine (a retained message under a wide filter is
-        // not possible for apps, but the controller's and others' are); log writes and
-        // subscriptions, the attempts a client makes.
+        // A denied READ is a delivery filtered out, not something the client tried: log only
+        // writes and subscriptions. A write by a connection that has already ended is its Last
+        // Will, which Mosquitto 2.0.11 checks only now (docs/security.md).
         if (ed->access != MOSQ_ACL_READ && may_log(s)) {
+            const bool will = ed->access == MOSQ_ACL_WRITE && s.table.ended(ed->client);
             mosquitto_log_printf(MOSQ_LOG_NOTICE, "presence: denied %s of '%s' to %s/%s",
-                                 access_name(ed->access), printable(ed->topic).c_str(),
+                                 will ? "Last Will" : access_name(ed->access),
+                                 printable(ed->topic).c_str(),
                                  printable(std::string(who.user).c_str()).c_str(),
                                  printable(std::string(who.device).c_str()).c_str());
         }

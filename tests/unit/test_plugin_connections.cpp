@@ -96,9 +96,11 @@ TEST_CASE("connections_dead_entry_keeps_its_role_until_the_tick_for_the_will_acl
     connection_info ctl = app("presence-controller", "presence-controller");
     ctl.role = token::role::controller;
     t.on_authenticated(c(0), ctl, t0);
+    CHECK_FALSE(t.ended(c(0)));
     t.on_disconnect(c(0), t0 + 1);
     REQUIRE(t.find(c(0)) != nullptr);
     CHECK(t.find(c(0))->role == token::role::controller);
+    CHECK(t.ended(c(0)));
     t.on_tick(t0 + 2);
     CHECK(t.find(c(0)) == nullptr);
     CHECK(trace(t).empty());  // controllers produce no lifecycle events

@@ -77,6 +77,8 @@ class connection_table {
 
     // The connection's identity, dead-but-not-yet-forgotten entries included; nullptr if none.
     const connection_info* find(client_key client) const;
+    // Whether the connection is known and has already disconnected (awaiting the next tick).
+    bool ended(client_key client) const;
 
     // Events produced since the last call, in publishing order.
     std::vector<lifecycle_event> take_events();
