@@ -267,6 +267,11 @@ TEST_CASE("attack_subscribe_to_controller_stats_gets_nothing") {
     CHECK_FALSE(a.forbidden_subscription_delivers("presence/controller/stats",
                                                   "presence/controller/stats"));
 }
+TEST_CASE("attack_shared_subscription_to_inbound_topics_gets_nothing") {
+    arena a;
+    CHECK_FALSE(a.forbidden_subscription_delivers("$share/g/presence/connect/+/+",
+                                                  "presence/connect/alice/phone"));
+}
 TEST_CASE("attack_control_case_public_outputs_are_delivered") {
     // The control case: the same steps with an allowed filter do deliver the bait.
     arena a;
