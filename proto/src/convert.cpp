@@ -147,6 +147,8 @@ void to_proto(const core::device_view& in, v1::Device& out) {
     auto& ended = *out.mutable_ended_session_ids();
     ended.Clear();
     for (const auto& e : in.ended_session_ids) *ended.Add() = e;
+    out.set_broker_epoch(in.broker_epoch);
+    out.set_connection_seq(in.connection_seq);
 }
 
 void to_proto(const core::member_view& in, v1::Member& out) {
@@ -184,6 +186,8 @@ std::error_code from_proto(v1::Device& in, core::device_view& out) {
     }
     out.device_id = std::move(*in.mutable_device_id());
     out.session_id = std::move(*in.mutable_session_id());
+    out.broker_epoch = in.broker_epoch();
+    out.connection_seq = in.connection_seq();
     return {};
 }
 

@@ -257,6 +257,10 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party) {
         case inbound_kind::disconnect:
             msg.payload = wire::encode_session(conn.session);
             break;
+        case inbound_kind::lifecycle_connected:
+        case inbound_kind::lifecycle_disconnected:
+        case inbound_kind::broker_epoch:
+            throw std::logic_error("apps never publish broker lifecycle messages");
     }
     if (!conn.carries_truth()) {
         ++stats_.drops;
