@@ -135,8 +135,7 @@ class controller_loop {
         if (in.kind == wire::inbound_kind::lifecycle_connected ||
             in.kind == wire::inbound_kind::lifecycle_disconnected) {
             spdlog::info("{} user={} device={} epoch={} seq={}{} -> {}", wire::to_string(in.kind),
-                         in.device.user_id, in.device.device_id, in.broker_epoch,
-                         in.connection_seq,
+                         in.device.user_id, in.device.device_id, in.broker_epoch, in.connection_seq,
                          in.kind == wire::inbound_kind::lifecycle_disconnected
                              ? std::string(" end=") + core::to_string(in.end)
                              : std::string(),

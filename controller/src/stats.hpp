@@ -30,8 +30,8 @@ struct counters {
     std::uint64_t restored_parties = 0;
     std::uint64_t restore_rejected = 0;
     std::uint64_t connection_lost = 0;
-    std::uint64_t broker_epoch_changes = 0;      // reconciliations after a new broker epoch
-    std::uint64_t reconciled_devices = 0;        // live devices they sent reconnecting
+    std::uint64_t broker_epoch_changes = 0;  // reconciliations after a new broker epoch
+    std::uint64_t reconciled_devices = 0;    // live devices they sent reconnecting
 
     // Counts one decoded input and what the engine did with it.
     void count(wire::inbound_kind kind, core::outcome o) {

@@ -48,15 +48,15 @@ std::vector<std::string> tombstones::sessions_of(const device_key& device) const
     return out;
 }
 
-void forgotten_connections::add(const device_key& device, std::uint64_t epoch,
-                                std::uint64_t seq) {
+void forgotten_connections::add(const device_key& device, std::uint64_t epoch, std::uint64_t seq) {
     if (capacity_ == 0 || epoch == 0) return;
     const auto stamp = next_stamp_++;
     entries_.insert_or_assign(device, entry{epoch, seq, stamp});
     order_.emplace_back(device, stamp);
     while (entries_.size() > capacity_ || order_.size() > 2 * capacity_) {
         const auto& [oldest, oldest_stamp] = order_.front();
-        if (auto it = entries_.find(oldest); it != entries_.end() && it->second.stamp == oldest_stamp) {
+        if (auto it = entries_.find(oldest);
+            it != entries_.end() && it->second.stamp == oldest_stamp) {
             entries_.erase(it);
         }
         order_.pop_front();

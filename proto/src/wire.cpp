@@ -134,7 +134,7 @@ core::outcome apply(core::engine& engine, const inbound& msg, core::time_point n
 const std::vector<std::string>& inbound_subscriptions() {
     static const std::vector<std::string> subscriptions{
         "presence/connect/+/+", "presence/will/+/+", "presence/disconnect/+/+",
-        "presence/profile/+/+", "party/+/join/+/+",  "party/+/leave/+/+",
+        "presence/profile/+/+", "party/+/join/+/+", "party/+/leave/+/+",
         // From the mosquitto_presence plugin; nothing arrives on them without it.
         "presence/lifecycle/connected/+/+", "presence/lifecycle/disconnected/+/+",
         std::string(broker_epoch_topic)};

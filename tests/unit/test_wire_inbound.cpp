@@ -283,9 +283,12 @@ TEST_CASE("errors are std::error_codes of the presence.wire category with readab
 TEST_CASE("random topics and bytes never crash decode_inbound and never pass invalid data") {
     const quiet_protobuf quiet;
     testing::rng r(20240521);
-    const std::vector<std::string> shapes{"presence/connect/",    "presence/will/",
-                                          "presence/disconnect/", "presence/profile/",
-                                          "party/p/join/",        "party/p/leave/",
+    const std::vector<std::string> shapes{"presence/connect/",
+                                          "presence/will/",
+                                          "presence/disconnect/",
+                                          "presence/profile/",
+                                          "party/p/join/",
+                                          "party/p/leave/",
                                           "presence/lifecycle/connected/",
                                           "presence/lifecycle/disconnected/"};
     const std::vector<std::string> seeds{

@@ -75,10 +75,9 @@ TEST_CASE("lifecycle topics decode to their kinds with epoch, sequence and end")
 
 TEST_CASE("the project's encoders produce what the decoder accepts") {
     inbound msg;
-    REQUIRE_FALSE(decode("presence/lifecycle/disconnected/alice/phone",
-                         encode_connection_event(alice_phone, 3, 5,
-                                                 core::connection_end::taken_over),
-                         msg));
+    REQUIRE_FALSE(
+        decode("presence/lifecycle/disconnected/alice/phone",
+               encode_connection_event(alice_phone, 3, 5, core::connection_end::taken_over), msg));
     CHECK(msg.broker_epoch == 3);
     CHECK(msg.connection_seq == 5);
     CHECK(msg.end == core::connection_end::taken_over);

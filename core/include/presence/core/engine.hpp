@@ -97,7 +97,7 @@ struct engine_stats {
 // of the user's latest input (a will included), never of an expiry. A user whose last device is
 // gone gets a final record (offline, no devices) and is then forgotten.
 class engine {
-public:
+  public:
     explicit engine(engine_config config = {});
     ~engine();
     engine(engine&&) noexcept;
@@ -170,7 +170,7 @@ public:
     std::vector<std::string> party_ids() const;
     engine_stats stats() const;
 
-private:
+  private:
     struct state;
     std::unique_ptr<state> state_;
 };

@@ -87,10 +87,10 @@ inline constexpr std::string_view broker_epoch_topic = "presence/broker/epoch";
 const std::vector<std::string>& inbound_subscriptions();
 
 // Outbound topics.
-std::string members_topic(std::string_view party_id);       // party/<p>/members
-std::string events_topic(std::string_view party_id);        // party/<p>/events
-std::string user_topic(std::string_view user_id);           // presence/user/<u>
-inline constexpr std::string_view json_suffix = "/json";    // appended for the JSON twin
+std::string members_topic(std::string_view party_id);     // party/<p>/members
+std::string events_topic(std::string_view party_id);      // party/<p>/events
+std::string user_topic(std::string_view user_id);         // presence/user/<u>
+inline constexpr std::string_view json_suffix = "/json";  // appended for the JSON twin
 // Subscriptions that return every retained snapshot and user record, for restore().
 inline constexpr std::string_view snapshot_subscription = "party/+/members";
 inline constexpr std::string_view user_subscription = "presence/user/+";
