@@ -42,17 +42,18 @@ outcome engine::on_profile(const device_key& device, const core::profile& prof, 
 }
 
 outcome engine::on_connection_opened(const device_key& device, std::uint64_t epoch,
-                                     std::uint64_t seq, time_point now) {
-    return state_->on_connection_opened(device, epoch, seq, now);
+                                     std::uint64_t seq, time_point now, time_point broker_time) {
+    return state_->on_connection_opened(device, epoch, seq, now, broker_time);
 }
 
 outcome engine::on_connection_closed(const device_key& device, std::uint64_t epoch,
-                                     std::uint64_t seq, connection_end /*end*/, time_point now) {
-    return state_->on_connection_closed(device, epoch, seq, now);
+                                     std::uint64_t seq, connection_end /*end*/, time_point now,
+                                     time_point broker_time) {
+    return state_->on_connection_closed(device, epoch, seq, now, broker_time);
 }
 
-outcome engine::on_broker_epoch(std::uint64_t epoch, time_point now) {
-    return state_->on_broker_epoch(epoch, now);
+outcome engine::on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at) {
+    return state_->on_broker_epoch(epoch, now, started_at);
 }
 
 std::uint64_t engine::broker_epoch() const { return state_->broker_epoch_; }

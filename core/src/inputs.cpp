@@ -55,8 +55,12 @@ outcome engine::state::on_disconnect(const device_key& key, std::string_view ses
                                      time_point now) {
     auto* dev = find_device(key);
     if (dev == nullptr) return absent(tombstones_, key, session);
-    if (!session.empty() && (is_ended(key, dev, session) || session != dev->session)) {
-        return outcome::stale;
+    if (!session.empty()) {
+        if (session != dev->session) return outcome::stale;
+        // A live device whose named session ended is live through a newer connection.
+        if (dev->state == device_state::live && is_ended(key, dev, session)) {
+            return outcome::stale;
+        }
     }
     begin(leave_reason::sign_out);
     find_user(key.user_id)->last_seen = now;

@@ -13,17 +13,41 @@ bool engine::state::is_retired(std::uint64_t epoch) const {
     return std::find(retired_.begin(), retired_.end(), epoch) != retired_.end();
 }
 
-// Makes `epoch` current when it is new, and sends every live device that was not seen on this
-// broker run reconnecting: its connection cannot have survived the broker restart.
-void engine::state::adopt_epoch(std::uint64_t epoch, time_point now) {
-    PRESENCE_ASSERT(epoch != 0 && !is_retired(epoch), "only a usable epoch is adopted");
-    if (epoch == broker_epoch_) return;
-    reconciliation change{broker_epoch_, epoch, 0};
-    if (broker_epoch_ != 0 && config_.retired_epochs_kept > 0) {
-        retired_.push_back(broker_epoch_);
-        while (retired_.size() > config_.retired_epochs_kept) retired_.pop_front();
+void engine::state::retire(std::uint64_t epoch) {
+    if (config_.retired_epochs_kept == 0 || is_retired(epoch)) return;
+    retired_.push_back(epoch);
+    while (retired_.size() > config_.retired_epochs_kept) retired_.pop_front();
+}
+
+// Whether an input of `epoch` (nonzero) may proceed. The current epoch may; a retired one may
+// not; an unknown one is a newer broker run and is adopted first, unless the broker's clock says
+// it is older than the current run (a late event replayed after a restart): then it is retired.
+bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, time_point now) {
+    if (is_retired(epoch)) return false;
+    const bool timed = broker_time != time_point{};
+    if (epoch == broker_epoch_) {
+        if (timed && (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
+            epoch_since_ = broker_time;
+        }
+        return true;
     }
+    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} &&
+        broker_time < epoch_since_) {
+        retire(epoch);
+        return false;
+    }
+    adopt_epoch(epoch, broker_time, now);
+    return true;
+}
+
+// Makes a new `epoch` current and sends every live device that was not seen on this broker run
+// reconnecting: its connection cannot have survived the broker restart.
+void engine::state::adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now) {
+    PRESENCE_ASSERT(epoch != 0 && epoch != broker_epoch_, "only a new epoch is adopted");
+    reconciliation change{broker_epoch_, epoch, 0};
+    if (broker_epoch_ != 0) retire(broker_epoch_);
     broker_epoch_ = epoch;
+    epoch_since_ = broker_time;
     for (auto& [user_id, user] : users_) {
         for (auto& [device_id, dev] : user.devices) {
             if (dev.state != device_state::live || dev.epoch == epoch) continue;
@@ -102,35 +126,38 @@ outcome engine::state::close_connection(const device_key& key, std::uint64_t epo
 }
 
 outcome engine::state::on_connection_opened(const device_key& key, std::uint64_t epoch,
-                                            std::uint64_t seq, time_point now) {
+                                            std::uint64_t seq, time_point now,
+                                            time_point broker_time) {
     if (epoch == 0) return outcome::unknown;
-    if (is_retired(epoch)) return outcome::stale;
     begin(leave_reason::timeout);
-    adopt_epoch(epoch, now);
-    const auto result = open_connection(key, epoch, seq, now);
+    const auto result = admit_epoch(epoch, broker_time, now)
+                            ? open_connection(key, epoch, seq, now)
+                            : outcome::stale;
     flush(now);
     return result;
 }
 
 outcome engine::state::on_connection_closed(const device_key& key, std::uint64_t epoch,
-                                            std::uint64_t seq, time_point now) {
+                                            std::uint64_t seq, time_point now,
+                                            time_point broker_time) {
     if (epoch == 0) return outcome::unknown;
-    if (is_retired(epoch)) return outcome::stale;
     begin(leave_reason::timeout);
-    adopt_epoch(epoch, now);
-    const auto result = close_connection(key, epoch, seq, now);
+    const auto result = admit_epoch(epoch, broker_time, now)
+                            ? close_connection(key, epoch, seq, now)
+                            : outcome::stale;
     flush(now);
     return result;
 }
 
-outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now) {
+outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now,
+                                       time_point started_at) {
     if (epoch == 0) return outcome::unknown;
-    if (is_retired(epoch)) return outcome::stale;
-    if (epoch == broker_epoch_) return outcome::duplicate;
+    const bool known = epoch == broker_epoch_;
     begin(leave_reason::timeout);
-    adopt_epoch(epoch, now);
+    const bool admitted = admit_epoch(epoch, started_at, now);
     flush(now);
-    return outcome::applied;
+    if (!admitted) return outcome::stale;
+    return known ? outcome::duplicate : outcome::applied;
 }
 
 }  // namespace presence::core

@@ -136,10 +136,10 @@ struct engine::state {
                      time_point now);
     outcome on_profile(const device_key& key, const profile& prof, time_point now);
     outcome on_connection_opened(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
-                                 time_point now);
+                                 time_point now, time_point broker_time);
     outcome on_connection_closed(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
-                                 time_point now);
-    outcome on_broker_epoch(std::uint64_t epoch, time_point now);
+                                 time_point now, time_point broker_time);
+    outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at);
     void tick(time_point now);
     void restore(const user_presence& user);
     void restore(const party_snapshot& snapshot);
@@ -152,7 +152,9 @@ struct engine::state {
     void remember_ended(detail::device_rec& dev, std::string_view session) const;
 
     bool is_retired(std::uint64_t epoch) const;
-    void adopt_epoch(std::uint64_t epoch, time_point now);
+    void retire(std::uint64_t epoch);
+    bool admit_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
+    void adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
     outcome open_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
                             time_point now);
     outcome close_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
@@ -192,6 +194,7 @@ struct engine::state {
     detail::tombstones tombstones_;
     detail::forgotten_connections forgotten_connections_;
     std::uint64_t broker_epoch_ = 0;     // 0: not known yet
+    time_point epoch_since_{};           // earliest broker time known of the current epoch
     std::deque<std::uint64_t> retired_;  // oldest first, at most config_.retired_epochs_kept
     std::vector<reconciliation> reconciliations_;
     std::uint64_t next_timer_seq_ = 0;

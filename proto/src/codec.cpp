@@ -156,6 +156,9 @@ std::error_code decode_connection_event(std::string_view payload, inbound& out) 
         return error::identity_mismatch;
     }
     if (message.broker_epoch() == 0 || message.connection_seq() == 0) return error::bad_payload;
+    if (message.has_at() && !detail::from_timestamp(message.at(), out.broker_time)) {
+        return error::bad_payload;
+    }
     out.broker_epoch = message.broker_epoch();
     out.connection_seq = message.connection_seq();
     if (out.kind == inbound_kind::lifecycle_disconnected) out.end = from_proto(message.end());
@@ -211,6 +214,7 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
     out.broker_epoch = 0;
     out.connection_seq = 0;
     out.end = core::connection_end::unspecified;
+    out.broker_time = {};
     switch (parts.kind) {
         case inbound_kind::connect: {
             v1::Connect message;
@@ -242,6 +246,10 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
         case inbound_kind::broker_epoch: {
             v1::BrokerEpoch message;
             if (!parse_payload(payload, message) || message.broker_epoch() == 0) {
+                return error::bad_payload;
+            }
+            if (message.has_started_at() &&
+                !detail::from_timestamp(message.started_at(), out.broker_time)) {
                 return error::bad_payload;
             }
             out.broker_epoch = message.broker_epoch();
@@ -299,8 +307,10 @@ std::string encode_profile(const core::profile& profile) {
 }
 
 std::string encode_connection_event(const core::device_key& device, std::uint64_t broker_epoch,
-                                    std::uint64_t connection_seq, core::connection_end end) {
+                                    std::uint64_t connection_seq, core::connection_end end,
+                                    core::time_point at) {
     v1::ConnectionEvent message;
+    if (at != core::time_point{}) detail::to_timestamp(at, *message.mutable_at());
     message.set_broker_epoch(broker_epoch);
     message.set_connection_seq(connection_seq);
     message.set_user_id(device.user_id);
@@ -309,8 +319,11 @@ std::string encode_connection_event(const core::device_key& device, std::uint64_
     return serialise(message);
 }
 
-std::string encode_broker_epoch(std::uint64_t broker_epoch) {
+std::string encode_broker_epoch(std::uint64_t broker_epoch, core::time_point started_at) {
     v1::BrokerEpoch message;
+    if (started_at != core::time_point{}) {
+        detail::to_timestamp(started_at, *message.mutable_started_at());
+    }
     message.set_broker_epoch(broker_epoch);
     return serialise(message);
 }

@@ -225,6 +225,10 @@ bool from_optional(const pb::Timestamp* in, core::time_point& out) {
 
 }  // namespace
 
+void to_timestamp(core::time_point in, pb::Timestamp& out) { to_proto(in, out); }
+
+bool from_timestamp(const pb::Timestamp& in, core::time_point& out) { return from_proto(in, out); }
+
 bool valid_session_id(std::string_view session_id) {
     if (session_id.size() > max_session_id_bytes) return false;
     for (const char c : session_id) {

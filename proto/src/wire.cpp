@@ -121,12 +121,12 @@ core::outcome apply(core::engine& engine, const inbound& msg, core::time_point n
             return engine.on_leave(msg.party_id, msg.device, msg.session_id, now);
         case inbound_kind::lifecycle_connected:
             return engine.on_connection_opened(msg.device, msg.broker_epoch, msg.connection_seq,
-                                               now);
+                                               now, msg.broker_time);
         case inbound_kind::lifecycle_disconnected:
             return engine.on_connection_closed(msg.device, msg.broker_epoch, msg.connection_seq,
-                                               msg.end, now);
+                                               msg.end, now, msg.broker_time);
         case inbound_kind::broker_epoch:
-            return engine.on_broker_epoch(msg.broker_epoch, now);
+            return engine.on_broker_epoch(msg.broker_epoch, now, msg.broker_time);
     }
     return core::outcome::unknown;
 }

@@ -120,7 +120,7 @@ void world::publish_lifecycle(connection& conn, inbound_kind kind, core::connect
     msg.device = conn.device;
     msg.session = conn.session + "@" + std::to_string(conn.seq);
     msg.topic = wire::inbound_topic(kind, key);
-    msg.payload = wire::encode_connection_event(key, conn.epoch, conn.seq, end);
+    msg.payload = wire::encode_connection_event(key, conn.epoch, conn.seq, end, now_);
     ++stats_.lifecycle_events;
     enqueue_plugin(std::move(msg));
 }
@@ -149,13 +149,14 @@ void world::broker_crash() {
 void world::broker_restart() {
     broker_down_ = false;
     epoch_ = rng_.next() | 1U;  // never 0
+    epoch_started_ = now_;
     next_conn_seq_ = 0;
     trace("broker starts with epoch " + std::to_string(epoch_));
     message msg;
     msg.kind = inbound_kind::broker_epoch;
     msg.session = "epoch " + std::to_string(epoch_);
     msg.topic = std::string(wire::broker_epoch_topic);
-    msg.payload = wire::encode_broker_epoch(epoch_);
+    msg.payload = wire::encode_broker_epoch(epoch_, epoch_started_);
     enqueue_plugin(std::move(msg));
 }
 
@@ -532,6 +533,20 @@ bool world::queues_empty() const {
                        [](const connection& c) { return c.pending.empty(); });
 }
 
+std::string world::device_text(const core::device_key& key) const {
+    const auto user = engine_->user(key.user_id);
+    if (!user) return " [no user]";
+    for (const auto& d : user->devices) {
+        if (d.device_id != key.device_id) continue;
+        std::string text = std::string(" [") +
+                           (d.state == core::device_state::live ? "live " : "reconnecting ") +
+                           d.session_id + " #" + std::to_string(d.connection_seq) + " ended:";
+        for (const auto& e : d.ended_session_ids) text += " " + e;
+        return text + "]";
+    }
+    return " [no device]";
+}
+
 void world::deliver(const message& msg) {
     wire::inbound in;
     if (auto ec = wire::decode_inbound(msg.topic, msg.payload, in)) {
@@ -545,8 +560,10 @@ void world::deliver(const message& msg) {
         trace("  deliver " + msg.topic + " " + msg.session + dup + " -> INJECTED: ignored");
     } else {
         const auto result = wire::apply(*engine_, in, now_);
+        std::string after;
+        if (config_.verbose && !in.device.device_id.empty()) after = device_text(in.device);
         trace("  deliver " + msg.topic + " " + msg.session + dup + " -> " +
-              core::to_string(result));
+              core::to_string(result) + after);
     }
     recent_delivered_.push_back(msg);
     recent_delivered_.back().deliver_at = now_;
@@ -651,7 +668,7 @@ void world::restart() {
         msg.kind = inbound_kind::broker_epoch;
         msg.session = "retained epoch " + std::to_string(epoch_);
         msg.topic = std::string(wire::broker_epoch_topic);
-        msg.payload = wire::encode_broker_epoch(epoch_);
+        msg.payload = wire::encode_broker_epoch(epoch_, epoch_started_);
         enqueue_plugin(std::move(msg));
     }
 }

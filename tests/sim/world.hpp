@@ -197,6 +197,7 @@ class world {
     void controller_work(bool faults);
     void restart();
     void deliver(const message& msg);
+    std::string device_text(const core::device_key& key) const;  // for verbose traces
     void deliver_due();
     void publish_effects();
     void refresh_truth();
@@ -222,6 +223,7 @@ class world {
     std::uint64_t next_seq_ = 0;
     // Plugin mode: the broker run, its connection counter, and the plugin's own publishes.
     std::uint64_t epoch_ = 0;
+    time_point epoch_started_{};
     std::uint64_t next_conn_seq_ = 0;
     connection plugin_;
     bool broker_down_ = false;

@@ -53,6 +53,8 @@ struct engine_stats {
 // - Every session that ends (will, sign-out, replacement by a newer connect) is remembered
 //   (bounded), and any later message naming it is stale: duplicates cannot resurrect it.
 // - A connect with a new session id replaces the current session (takeover), live at once.
+// - A sign-out naming the current session applies even when that session already ended with a
+//   will (the device is reconnecting): it only removes, and the user asked for it.
 // - A join or leave without a session id applies to the device's current session. A join never
 //   revives a reconnecting device unless it names a new session id; only a connect or such a join
 //   does, because a join alone may be a late duplicate from the dead connection.
@@ -64,8 +66,11 @@ struct engine_stats {
 //   takeover the new connection's "opened" comes before the old one's "closed". Each device
 //   records the connection (epoch, seq) it last saw and publishes it, so it survives a restart.
 // - The engine knows the current broker epoch (0 = none yet, as after a restart) and a few
-//   retired ones. An input of a retired epoch is stale. An input of an unknown nonzero epoch
-//   first makes it current (retiring the old one) and reconciles: every live device whose
+//   retired ones. An input of a retired epoch is stale. An input of an unknown nonzero epoch is
+//   stale (and its epoch retired) when the broker's clock says it happened before the current
+//   run began (a late event of an older run, redelivered after a controller restart: the current
+//   run began no later than the earliest broker time the engine saw of it); otherwise it first
+//   makes that epoch current (retiring the old one) and reconciles: every live device whose
 //   recorded epoch differs goes reconnecting with deadline now + grace, exactly as if its will
 //   had arrived, so devices that come back get `back` and the rest expire (reason timeout): no
 //   ghost survives a broker crash. Reconnecting devices keep their deadline. After a controller
@@ -132,16 +137,19 @@ class engine {
 
     // presence/lifecycle/connected: the broker accepted connection `seq` of broker run `epoch` for
     // this device. See the broker lifecycle rules above.
+    // broker_time is the event's `at` on the broker's clock ({} when unknown), which orders
+    // broker runs (see above).
     outcome on_connection_opened(const device_key& device, std::uint64_t epoch, std::uint64_t seq,
-                                 time_point now);
+                                 time_point now, time_point broker_time = {});
 
     // presence/lifecycle/disconnected: connection `seq` of broker run `epoch` ended.
     outcome on_connection_closed(const device_key& device, std::uint64_t epoch, std::uint64_t seq,
-                                 connection_end end, time_point now);
+                                 connection_end end, time_point now, time_point broker_time = {});
 
     // presence/broker/epoch: the broker run now serving. A new value reconciles (see above);
     // the current one is a duplicate, a retired one stale.
-    outcome on_broker_epoch(std::uint64_t epoch, time_point now);
+    // started_at is the run's start on the broker's clock ({} when unknown).
+    outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at = {});
 
     // The current broker epoch; 0 until an input carried one.
     std::uint64_t broker_epoch() const;

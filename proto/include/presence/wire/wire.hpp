@@ -62,6 +62,8 @@ struct inbound {
     std::uint64_t broker_epoch = 0;
     std::uint64_t connection_seq = 0;
     core::connection_end end = core::connection_end::unspecified;  // disconnected only
+    // The broker's clock: the event's `at` or the epoch's `started_at` ({} when not sent).
+    core::time_point broker_time{};
 };
 
 // Limits applied while decoding.
@@ -122,10 +124,12 @@ std::string encode_will(std::string_view session_id);
 std::string encode_session(std::string_view session_id);  // Join, Leave and Disconnect alike
 std::string encode_profile(const core::profile& profile);
 // A plugin ConnectionEvent (end is ignored for a connected event) and a BrokerEpoch.
+// A zero `at` or `started_at` is left unset.
 std::string encode_connection_event(const core::device_key& device, std::uint64_t broker_epoch,
                                     std::uint64_t connection_seq,
-                                    core::connection_end end = core::connection_end::unspecified);
-std::string encode_broker_epoch(std::uint64_t broker_epoch);
+                                    core::connection_end end = core::connection_end::unspecified,
+                                    core::time_point at = {});
+std::string encode_broker_epoch(std::uint64_t broker_epoch, core::time_point started_at = {});
 
 // Inbound topics, for clients, tools, tests and the simulation (broker_epoch ignores the device).
 std::string inbound_topic(inbound_kind kind, const core::device_key& device,
