@@ -437,4 +437,54 @@ TEST_SUITE("engine lifecycle") {
         // Epoch 1 was forgotten: values are compared for equality only, so it counts as new.
         CHECK(small.on_broker_epoch(1, now) == outcome::applied);
     }
+
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "after a controller restart, a late event of the older run is stale") {
+        const time_point run1{1'000'000ms};
+        const time_point run2{2'000'000ms};
+        broker_epoch(e1);
+        eng.on_connection_opened({"alice", "phone"}, e1, 1, now, run1 + 5s);
+        present("p", "alice", "phone", "sa");
+        eng.on_broker_epoch(e2, now, run2);
+        eng.on_connection_opened({"alice", "phone"}, e2, 1, now, run2 + 1s);
+        take();
+        engine fresh = restarted(eng);
+        // Redelivered after the restart in broker order: the new run's epoch, then a late
+        // duplicate of an event of the old run, then the new run goes on.
+        CHECK(fresh.on_broker_epoch(e2, now, run2) == outcome::applied);
+        CHECK(fresh.on_connection_closed({"alice", "phone"}, e1, 1, connection_end::lost, now,
+                                         run1 + 9s) == outcome::stale);
+        CHECK(fresh.broker_epoch() == e2);
+        CHECK(fresh.on_connection_opened({"bob", "phone"}, e1, 2, now, run1 + 9s) ==
+              outcome::stale);  // e1 is now known as retired
+        CHECK(fresh.on_connection_closed({"alice", "phone"}, e2, 1, connection_end::lost, now,
+                                         run2 + 3s) == outcome::applied);
+        CHECK(fresh.snapshot("p")->members.at(0).state == member_state::reconnecting);
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "a newer run's event is adopted by the broker's clock too") {
+        const time_point run1{1'000'000ms};
+        CHECK(eng.on_broker_epoch(e1, now, run1) == outcome::applied);
+        opened("alice", "phone", e1, 1);
+        present("p", "alice", "phone", "sa");
+        eng.take_reconciliations();
+        // The new run's connected event arrives before its retained epoch.
+        CHECK(eng.on_connection_opened({"bob", "phone"}, e2, 1, now, run1 + 1h) ==
+              outcome::applied);
+        CHECK(eng.take_reconciliations() == std::vector{reconciliation{e1, e2, 1}});
+        // The run's start is earlier than its first event: still the same run.
+        CHECK(eng.on_broker_epoch(e2, now, run1 + 1h - 1s) == outcome::duplicate);
+        CHECK(eng.on_connection_opened({"carol", "phone"}, e3, 1, now, run1 + 30min) ==
+              outcome::stale);
+        CHECK(eng.broker_epoch() == e2);
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "without broker times an unknown epoch is adopted") {
+        broker_epoch(e1);
+        CHECK(eng.on_connection_opened({"bob", "phone"}, e2, 1, now, time_point{5'000ms}) ==
+              outcome::applied);
+        CHECK(eng.broker_epoch() == e2);
+        CHECK(eng.on_connection_opened({"bob", "phone"}, e3, 1, now) == outcome::applied);
+        CHECK(eng.broker_epoch() == e3);
+    }
 }
