@@ -67,6 +67,8 @@ std::string to_json(const counters& c, const core::engine_stats& s) {
     j.add("restored_parties", c.restored_parties);
     j.add("restore_rejected", c.restore_rejected);
     j.add("connection_lost", c.connection_lost);
+    j.add("broker_epoch_changes", c.broker_epoch_changes);
+    j.add("reconciled_devices", c.reconciled_devices);
     j.add("parties", s.parties);
     j.add("members", s.members);
     j.add("reconnecting_members", s.reconnecting_members);

@@ -10,9 +10,12 @@
 
 namespace presence::controller {
 
-inline constexpr std::size_t inbound_kind_count = 6;  // wire::inbound_kind values
+inline constexpr std::size_t inbound_kind_count = 9;  // wire::inbound_kind values
 inline constexpr std::size_t outcome_count = 4;       // core::outcome values
-inline constexpr std::size_t error_count = 7;         // wire::error values, ok included
+inline constexpr std::size_t error_count = 8;         // wire::error values, ok included
+
+static_assert(static_cast<std::size_t>(wire::inbound_kind::broker_epoch) + 1 == inbound_kind_count);
+static_assert(static_cast<std::size_t>(wire::error::identity_mismatch) + 1 == error_count);
 
 // Everything the controller counts, so operators and integration tests can see what happened to
 // the input (how much arrived, what it did, what was rejected and why) without reading logs.
@@ -27,6 +30,8 @@ struct counters {
     std::uint64_t restored_parties = 0;
     std::uint64_t restore_rejected = 0;
     std::uint64_t connection_lost = 0;
+    std::uint64_t broker_epoch_changes = 0;  // reconciliations after a new broker epoch
+    std::uint64_t reconciled_devices = 0;    // live devices they sent reconnecting
 
     // Counts one decoded input and what the engine did with it.
     void count(wire::inbound_kind kind, core::outcome o) {
