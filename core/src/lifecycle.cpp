@@ -31,8 +31,7 @@ bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, tim
         }
         return true;
     }
-    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} &&
-        broker_time < epoch_since_) {
+    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} && broker_time < epoch_since_) {
         retire(epoch);
         return false;
     }
@@ -130,9 +129,8 @@ outcome engine::state::on_connection_opened(const device_key& key, std::uint64_t
                                             time_point broker_time) {
     if (epoch == 0) return outcome::unknown;
     begin(leave_reason::timeout);
-    const auto result = admit_epoch(epoch, broker_time, now)
-                            ? open_connection(key, epoch, seq, now)
-                            : outcome::stale;
+    const auto result = admit_epoch(epoch, broker_time, now) ? open_connection(key, epoch, seq, now)
+                                                             : outcome::stale;
     flush(now);
     return result;
 }
@@ -149,8 +147,7 @@ outcome engine::state::on_connection_closed(const device_key& key, std::uint64_t
     return result;
 }
 
-outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now,
-                                       time_point started_at) {
+outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at) {
     if (epoch == 0) return outcome::unknown;
     const bool known = epoch == broker_epoch_;
     begin(leave_reason::timeout);

@@ -73,7 +73,8 @@ struct engine_stats {
 //   makes that epoch current (retiring the old one) and reconciles: every live device whose
 //   recorded epoch differs goes reconnecting with deadline now + grace, exactly as if its will
 //   had arrived, so devices that come back get `back` and the rest expire (reason timeout): no
-//   ghost survives a broker crash. Reconnecting devices keep their deadline. After a controller
+//   ghost survives a broker crash. Reconnecting devices keep their deadline. A reconciliation is
+//   not the user's input: it leaves last_seen alone. After a controller
 //   restart with the same broker, the first epoch input equals what the devices recorded, so
 //   nothing changes.
 // - opened(epoch, seq) is stale when the device recorded the same epoch and a higher seq, or the
@@ -84,9 +85,11 @@ struct engine_stats {
 //   the app's connect names the new session, and may arrive before or after opened.
 // - closed(epoch, seq) is stale when the device recorded the same epoch and a higher seq;
 //   otherwise it ends the device's connection exactly like a will (reconnecting with deadline
-//   now + grace, the current session ended), or is a duplicate when the device is already
-//   reconnecting. Every end (lost, taken over, kicked) is treated alike. A closed for an unknown
-//   device is unknown, for a forgotten device's last connection (or an older one) stale.
+//   now + grace, the current session ended). A device already reconnecting keeps its deadline:
+//   the closed is a duplicate for its recorded connection, and a newer connection is recorded
+//   (so a late opened of it stays stale). Every end (lost, taken over, kicked) is treated alike.
+//   A closed for an unknown device is unknown, for a forgotten device's last connection (or an
+//   older one) stale.
 // - The outcome of opened and closed is the device's; an epoch change they carry is reported
 //   through take_reconciliations().
 // - A will naming a session that already ended while a newer connection made the device live
