@@ -74,9 +74,13 @@ struct engine_stats {
 //   recorded epoch differs goes reconnecting with deadline now + grace, exactly as if its will
 //   had arrived, so devices that come back get `back` and the rest expire (reason timeout): no
 //   ghost survives a broker crash. Reconnecting devices keep their deadline. A reconciliation is
-//   not the user's input: it leaves last_seen alone. After a controller
-//   restart with the same broker, the first epoch input equals what the devices recorded, so
-//   nothing changes.
+//   not the user's input: it leaves last_seen alone.
+// - Right after a restart (no epoch yet) a lifecycle event only sets the epoch, without
+//   reconciling: it may be a redelivered event of an older run, and reconciling on it would send
+//   the newer run's devices reconnecting. The broker epoch message, which the broker delivers
+//   after the queued messages whenever the controller subscribes, confirms the run and reconciles
+//   then (a newer lifecycle epoch reconciles at once). After a controller restart with the same
+//   broker the devices recorded that run, so nothing changes.
 // - opened(epoch, seq) is stale when the device recorded the same epoch and a higher seq, or the
 //   same seq and is reconnecting (that connection already ended); a duplicate when the device is
 //   live on exactly that connection; otherwise the device records it and is live: a reconnecting
@@ -149,8 +153,9 @@ class engine {
     outcome on_connection_closed(const device_key& device, std::uint64_t epoch, std::uint64_t seq,
                                  connection_end end, time_point now, time_point broker_time = {});
 
-    // presence/broker/epoch: the broker run now serving. A new value reconciles (see above);
-    // the current one is a duplicate, a retired one stale.
+    // presence/broker/epoch: the broker run now serving. A new value, or the current one taken
+    // from lifecycle events after a restart, reconciles (see above); the current one is then a
+    // duplicate, a retired one stale.
     // started_at is the run's start on the broker's clock ({} when unknown).
     outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at = {});
 
