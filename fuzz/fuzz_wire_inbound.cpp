@@ -25,9 +25,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     presence::wire::inbound msg;
     const std::error_code ec = presence::wire::decode_inbound(topic, payload, msg);
     if (!ec) {
+        // The broker epoch names no device, but is never 0.
+        if (msg.kind == presence::wire::inbound_kind::broker_epoch) {
+            if (msg.broker_epoch == 0) __builtin_trap();
+            return 0;
+        }
         // An accepted message has valid identifiers, whatever the bytes were.
         if (!presence::wire::valid_identifier(msg.device.user_id) ||
             !presence::wire::valid_identifier(msg.device.device_id)) {
+            __builtin_trap();
+        }
+        // A lifecycle event is always numbered.
+        if ((msg.kind == presence::wire::inbound_kind::lifecycle_connected ||
+             msg.kind == presence::wire::inbound_kind::lifecycle_disconnected) &&
+            (msg.broker_epoch == 0 || msg.connection_seq == 0)) {
             __builtin_trap();
         }
     }

@@ -22,35 +22,52 @@ void engine::state::retire(std::uint64_t epoch) {
 // Whether an input of `epoch` (nonzero) may proceed. The current epoch may; a retired one may
 // not; an unknown one is a newer broker run and is adopted first, unless the broker's clock says
 // it is older than the current run (a late event replayed after a restart): then it is retired.
-bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, time_point now) {
+// `announced` is true for the broker's own epoch message. Right after a restart (no epoch yet) a
+// lifecycle event sets the epoch without reconciling: it may be a redelivered event of an older
+// run, and reconciling on it would send devices of the newer run reconnecting. The epoch message,
+// which always follows on (re)subscription, confirms the run and reconciles then.
+bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, bool announced,
+                                time_point now) {
     if (is_retired(epoch)) return false;
     const bool timed = broker_time != time_point{};
     if (epoch == broker_epoch_) {
         if (timed && (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
             epoch_since_ = broker_time;
         }
+        if (announced && !epoch_reconciled_) reconcile(0, now);
         return true;
     }
-    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} &&
-        broker_time < epoch_since_) {
+    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} && broker_time < epoch_since_) {
         retire(epoch);
         return false;
+    }
+    if (broker_epoch_ == 0 && !announced) {
+        broker_epoch_ = epoch;
+        epoch_since_ = broker_time;
+        epoch_reconciled_ = false;
+        return true;
     }
     adopt_epoch(epoch, broker_time, now);
     return true;
 }
 
-// Makes a new `epoch` current and sends every live device that was not seen on this broker run
-// reconnecting: its connection cannot have survived the broker restart.
+// Makes a new `epoch` current and reconciles.
 void engine::state::adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now) {
     PRESENCE_ASSERT(epoch != 0 && epoch != broker_epoch_, "only a new epoch is adopted");
-    reconciliation change{broker_epoch_, epoch, 0};
+    const auto from = epoch_reconciled_ ? broker_epoch_ : 0;
     if (broker_epoch_ != 0) retire(broker_epoch_);
     broker_epoch_ = epoch;
     epoch_since_ = broker_time;
+    reconcile(from, now);
+}
+
+// Sends every live device that was not seen on the current broker run reconnecting: its
+// connection cannot have survived the broker restart.
+void engine::state::reconcile(std::uint64_t from_epoch, time_point now) {
+    reconciliation change{from_epoch, broker_epoch_, 0};
     for (auto& [user_id, user] : users_) {
         for (auto& [device_id, dev] : user.devices) {
-            if (dev.state != device_state::live || dev.epoch == epoch) continue;
+            if (dev.state != device_state::live || dev.epoch == broker_epoch_) continue;
             const device_key key{user_id, device_id};
             touch_device_parties(key, dev);
             dev.state = device_state::reconnecting;
@@ -60,6 +77,7 @@ void engine::state::adopt_epoch(std::uint64_t epoch, time_point broker_time, tim
             ++change.devices;
         }
     }
+    epoch_reconciled_ = true;
     reconciliations_.push_back(change);
 }
 
@@ -130,7 +148,7 @@ outcome engine::state::on_connection_opened(const device_key& key, std::uint64_t
                                             time_point broker_time) {
     if (epoch == 0) return outcome::unknown;
     begin(leave_reason::timeout);
-    const auto result = admit_epoch(epoch, broker_time, now)
+    const auto result = admit_epoch(epoch, broker_time, false, now)
                             ? open_connection(key, epoch, seq, now)
                             : outcome::stale;
     flush(now);
@@ -142,19 +160,18 @@ outcome engine::state::on_connection_closed(const device_key& key, std::uint64_t
                                             time_point broker_time) {
     if (epoch == 0) return outcome::unknown;
     begin(leave_reason::timeout);
-    const auto result = admit_epoch(epoch, broker_time, now)
+    const auto result = admit_epoch(epoch, broker_time, false, now)
                             ? close_connection(key, epoch, seq, now)
                             : outcome::stale;
     flush(now);
     return result;
 }
 
-outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now,
-                                       time_point started_at) {
+outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at) {
     if (epoch == 0) return outcome::unknown;
-    const bool known = epoch == broker_epoch_;
+    const bool known = epoch == broker_epoch_ && epoch_reconciled_;
     begin(leave_reason::timeout);
-    const bool admitted = admit_epoch(epoch, started_at, now);
+    const bool admitted = admit_epoch(epoch, started_at, true, now);
     flush(now);
     if (!admitted) return outcome::stale;
     return known ? outcome::duplicate : outcome::applied;

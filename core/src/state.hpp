@@ -153,8 +153,9 @@ struct engine::state {
 
     bool is_retired(std::uint64_t epoch) const;
     void retire(std::uint64_t epoch);
-    bool admit_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
+    bool admit_epoch(std::uint64_t epoch, time_point broker_time, bool announced, time_point now);
     void adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
+    void reconcile(std::uint64_t from_epoch, time_point now);
     outcome open_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
                             time_point now);
     outcome close_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
@@ -195,6 +196,9 @@ struct engine::state {
     detail::forgotten_connections forgotten_connections_;
     std::uint64_t broker_epoch_ = 0;     // 0: not known yet
     time_point epoch_since_{};           // earliest broker time known of the current epoch
+    // False while the current epoch was only taken from lifecycle events after a restart: the
+    // live devices of other epochs are reconciled once the broker's epoch message confirms it.
+    bool epoch_reconciled_ = false;
     std::deque<std::uint64_t> retired_;  // oldest first, at most config_.retired_epochs_kept
     std::vector<reconciliation> reconciliations_;
     std::uint64_t next_timer_seq_ = 0;

@@ -295,6 +295,7 @@ TEST_SUITE("engine lifecycle") {
 
     TEST_CASE_FIXTURE(engine_fixture,
                       "an opened of a new epoch reconciles the others but not its own device") {
+        broker_epoch(e1);
         opened("alice", "phone", e1, 1);
         present("p", "alice", "phone", "sa");
         opened("bob", "phone", e1, 2);
@@ -315,6 +316,7 @@ TEST_SUITE("engine lifecycle") {
     }
 
     TEST_CASE_FIXTURE(engine_fixture, "reconciliation keeps the deadline of reconnecting devices") {
+        broker_epoch(e1);
         opened("alice", "phone", e1, 1);
         present("p", "alice", "phone", "sa");
         opened("bob", "phone", e1, 2);
@@ -394,9 +396,14 @@ TEST_SUITE("engine lifecycle") {
         present("p", "alice", "phone", "sa");
         take();
         engine fresh = restarted(eng);
-        // The first epoch-carrying input is a lifecycle event, not the retained epoch.
+        // The first epoch-carrying input is a lifecycle event, not the retained epoch: it sets
+        // the epoch; the retained epoch message that follows the queue confirms it.
         CHECK(fresh.on_connection_opened({"bob", "phone"}, e1, 7, now) == outcome::applied);
+        CHECK(fresh.broker_epoch() == e1);
+        CHECK(fresh.take_reconciliations().empty());
+        CHECK(fresh.on_broker_epoch(e1, now) == outcome::applied);
         CHECK(fresh.take_reconciliations() == std::vector{reconciliation{0, e1, 0}});
+        CHECK(fresh.on_broker_epoch(e1, now) == outcome::duplicate);
         CHECK(fresh.snapshot("p")->members.at(0).state == member_state::present);
     }
 
@@ -410,9 +417,13 @@ TEST_SUITE("engine lifecycle") {
         take();
         engine fresh = restarted(eng);
         advance(3s);
-        // Bob's new connection is delivered before the retained epoch.
+        // Bob's new connection is delivered before the retained epoch: it sets the epoch, and
+        // the retained epoch message confirms it and reconciles.
         CHECK(fresh.on_connection_opened({"bob", "phone"}, e3, 1, now) == outcome::applied);
-        CHECK(fresh.take_reconciliations() == std::vector{reconciliation{0, e3, 2}});
+        CHECK(fresh.take_reconciliations().empty());
+        advance(1s);
+        CHECK(fresh.on_broker_epoch(e3, now) == outcome::applied);
+        CHECK(fresh.take_reconciliations() == std::vector{reconciliation{0, e3, 1}});
         const auto snap = fresh.snapshot("p");
         CHECK(snap->members.at(0).state == member_state::reconnecting);  // alice
         CHECK(snap->members.at(0).reconnect_deadline == now + grace);
@@ -486,5 +497,33 @@ TEST_SUITE("engine lifecycle") {
         CHECK(eng.broker_epoch() == e2);
         CHECK(eng.on_connection_opened({"bob", "phone"}, e3, 1, now) == outcome::applied);
         CHECK(eng.broker_epoch() == e3);
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "a restart replaying the older run first does not reconcile the newer run") {
+        // Found by presence_sim --plugin (seed 5808): the controller died just after a broker
+        // restart; its unacknowledged messages included events of the old run.
+        const time_point run1{1'000'000ms};
+        const time_point run2{2'000'000ms};
+        eng.on_broker_epoch(e1, now, run1);
+        eng.on_connection_opened({"alice", "phone"}, e1, 11, now, run1 + 9s);
+        present("p", "alice", "phone", "sa");
+        eng.on_broker_epoch(e2, now, run2);  // alice reconnecting: she was on the old run
+        eng.on_connection_opened({"bob", "phone"}, e2, 2, now, run2 + 1s);
+        present("p", "bob", "phone", "sb");
+        take();
+        engine fresh = restarted(eng);
+        // Redelivered: alice's old connected event, then the new run's epoch, then bob's event.
+        CHECK(fresh.on_connection_opened({"alice", "phone"}, e1, 11, now, run1 + 9s) ==
+              outcome::stale);
+        CHECK(fresh.on_broker_epoch(e2, now, run2) == outcome::applied);
+        CHECK(fresh.take_reconciliations() == std::vector{reconciliation{0, e2, 0}});
+        CHECK(fresh.on_connection_opened({"bob", "phone"}, e2, 2, now, run2 + 1s) ==
+              outcome::duplicate);
+        CHECK(fresh.on_join("p", {"bob", "phone"}, "sb", now) == outcome::duplicate);
+        const auto snap = fresh.snapshot("p");
+        CHECK(snap->members.at(0).state == member_state::reconnecting);  // alice
+        CHECK(snap->members.at(1).state == member_state::present);       // bob
+        CHECK(fresh.broker_epoch() == e2);
     }
 }

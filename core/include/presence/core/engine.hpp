@@ -73,9 +73,14 @@ struct engine_stats {
 //   makes that epoch current (retiring the old one) and reconciles: every live device whose
 //   recorded epoch differs goes reconnecting with deadline now + grace, exactly as if its will
 //   had arrived, so devices that come back get `back` and the rest expire (reason timeout): no
-//   ghost survives a broker crash. Reconnecting devices keep their deadline. After a controller
-//   restart with the same broker, the first epoch input equals what the devices recorded, so
-//   nothing changes.
+//   ghost survives a broker crash. Reconnecting devices keep their deadline. A reconciliation is
+//   not the user's input: it leaves last_seen alone.
+// - Right after a restart (no epoch yet) a lifecycle event only sets the epoch, without
+//   reconciling: it may be a redelivered event of an older run, and reconciling on it would send
+//   the newer run's devices reconnecting. The broker epoch message, which the broker delivers
+//   after the queued messages whenever the controller subscribes, confirms the run and reconciles
+//   then (a newer lifecycle epoch reconciles at once). After a controller restart with the same
+//   broker the devices recorded that run, so nothing changes.
 // - opened(epoch, seq) is stale when the device recorded the same epoch and a higher seq, or the
 //   same seq and is reconnecting (that connection already ended); a duplicate when the device is
 //   live on exactly that connection; otherwise the device records it and is live: a reconnecting
@@ -84,9 +89,11 @@ struct engine_stats {
 //   the app's connect names the new session, and may arrive before or after opened.
 // - closed(epoch, seq) is stale when the device recorded the same epoch and a higher seq;
 //   otherwise it ends the device's connection exactly like a will (reconnecting with deadline
-//   now + grace, the current session ended), or is a duplicate when the device is already
-//   reconnecting. Every end (lost, taken over, kicked) is treated alike. A closed for an unknown
-//   device is unknown, for a forgotten device's last connection (or an older one) stale.
+//   now + grace, the current session ended). A device already reconnecting keeps its deadline:
+//   the closed is a duplicate for its recorded connection, and a newer connection is recorded
+//   (so a late opened of it stays stale). Every end (lost, taken over, kicked) is treated alike.
+//   A closed for an unknown device is unknown, for a forgotten device's last connection (or an
+//   older one) stale.
 // - The outcome of opened and closed is the device's; an epoch change they carry is reported
 //   through take_reconciliations().
 // - A will naming a session that already ended while a newer connection made the device live
@@ -146,8 +153,9 @@ class engine {
     outcome on_connection_closed(const device_key& device, std::uint64_t epoch, std::uint64_t seq,
                                  connection_end end, time_point now, time_point broker_time = {});
 
-    // presence/broker/epoch: the broker run now serving. A new value reconciles (see above);
-    // the current one is a duplicate, a retired one stale.
+    // presence/broker/epoch: the broker run now serving. A new value, or the current one taken
+    // from lifecycle events after a restart, reconciles (see above); the current one is then a
+    // duplicate, a retired one stale.
     // started_at is the run's start on the broker's clock ({} when unknown).
     outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at = {});
 
