@@ -79,7 +79,12 @@ conn_id net_loop::open(const connect_fields& connect) {
 void net_loop::start_tcp(conn_id id) {
     auto& c = *conns_[id];
     c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c.fd < 0) fail("socket");
+    if (c.fd < 0) {  // out of descriptors: count it and report the connection closed
+        ++failed_;
+        c.state = conn::phase::closed;
+        if (handler_.on_closed) handler_.on_closed(id);
+        return;
+    }
     int one = 1;
     ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
@@ -94,7 +99,12 @@ void net_loop::start_tcp(conn_id id) {
     dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != 0 &&
         errno != EINPROGRESS) {
-        fail("connect");
+        ++failed_;
+        ::close(c.fd);
+        c.fd = -1;
+        c.state = conn::phase::closed;
+        if (handler_.on_closed) handler_.on_closed(id);
+        return;
     }
     c.state = conn::phase::tcp;
     ++connecting_;
@@ -172,7 +182,10 @@ std::uint64_t net_loop::bytes_in(conn_id id) const { return conns_[id]->bytes_in
 void net_loop::close_conn(conn_id id, bool notify) {
     auto& c = *conns_[id];
     if (c.state == conn::phase::closed) return;
-    if (c.state == conn::phase::tcp || c.state == conn::phase::mqtt) --connecting_;
+    if (c.state == conn::phase::tcp || c.state == conn::phase::mqtt) {
+        --connecting_;
+        if (notify) ++failed_;
+    }
     if (c.state == conn::phase::up) --live_;
     const bool was_queued = c.state == conn::phase::queued;
     c.state = conn::phase::closed;

@@ -55,6 +55,9 @@ class net_loop {
     std::size_t connecting() const { return connecting_ + pending_connects_.size(); }
     std::size_t live_connections() const { return live_; }
     std::uint64_t bytes_in(conn_id id) const;
+    // Connections that could not even start (no descriptor, connect refused at once) or that the
+    // broker closed before CONNACK.
+    std::uint64_t failed() const { return failed_; }
 
   private:
     struct conn;
@@ -75,6 +78,7 @@ class net_loop {
     std::size_t pending_head_ = 0;
     std::size_t connecting_ = 0;
     std::size_t live_ = 0;
+    std::uint64_t failed_ = 0;
     clock_type::time_point next_ping_sweep_{};
     std::vector<char> rbuf_;
 };

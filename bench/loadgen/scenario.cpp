@@ -78,6 +78,7 @@ struct device {
     int party = -1;          // ground truth: the party this device is in
     op pending = op::none;
     bool initial_join = true;
+    bool failed = false;  // its first connection never got a CONNACK (out of descriptors)
     std::uint16_t packet_id = 0;
 };
 
@@ -158,6 +159,7 @@ class bench_run {
     conn_id events_ = 0, counter_ = 0, raw_pub_ = 0, raw_sub_ = 0, status_ = 0;
     std::string controller_status_;
     std::vector<std::uint64_t> last_revision_;
+    std::vector<std::int64_t> members_seen_;
     std::uint64_t revision_gaps_ = 0, revision_backwards_ = 0, events_seen_ = 0;
     std::uint64_t unexpected_events_ = 0;
 
@@ -170,6 +172,9 @@ class bench_run {
     std::vector<double> latency_us_;
     std::vector<double> all_latency_us_;
     std::uint64_t completed_ = 0;
+    std::size_t initial_joins_ = 0;
+    std::size_t failed_devices_ = 0;
+    std::size_t max_live_ = 0;
 
     // raw hop
     double raw_rate_ = 0;
@@ -288,6 +293,11 @@ void bench_run::on_connack(conn_id id, std::uint8_t code) {
                        ""};
     publish(i, inbound_kind::connect, {}, wire::encode_connect(d.session, prof));
     if (d.pending == op::reconnecting) d.pending = op::none;
+    if (d.initial_join) {
+        d.initial_join = false;
+        ++initial_joins_;
+        join(i, party_for(i), clock_type::now());
+    }
 }
 
 void bench_run::on_closed(conn_id id) {
@@ -296,7 +306,12 @@ void bench_run::on_closed(conn_id id) {
         return;
     }
     auto& d = devices_[conn_device_[id]];
-    if (d.conn == id) d.connected = false;
+    if (d.conn != id) return;
+    d.connected = false;
+    if (d.initial_join && !d.failed) {
+        d.failed = true;
+        ++failed_devices_;
+    }
 }
 
 void bench_run::on_event(std::string_view payload, clock_type::time_point now) {
@@ -312,10 +327,15 @@ void bench_run::on_event(std::string_view payload, clock_type::time_point now) {
         ++unexpected_events_;
         return;
     }
+    // A party that empties is deleted; when it is created again its revisions start afresh
+    // (higher), which is not a gap. The member count seen in events tells the two apart.
     auto& last = last_revision_[*p];
+    auto& count = members_seen_[*p];
     if (last != 0 && ev.revision > last + 1) ++revision_gaps_;
     if (ev.revision < last) ++revision_backwards_;
     last = std::max(last, ev.revision);
+    if (ev.kind == core::event_kind::joined) ++count;
+    if (ev.kind == core::event_kind::left && count > 0 && --count == 0) last = 0;
 
     const bool joined = ev.kind == core::event_kind::joined;
     const bool left = ev.kind == core::event_kind::left;
@@ -490,6 +510,7 @@ bool bench_run::pump_until(Pred done, std::chrono::milliseconds timeout) {
 bool bench_run::quiet() const {
     if (!pending_.empty() || !timers_.empty()) return false;
     for (const auto& d : devices_) {
+        if (d.failed) continue;
         if (!d.connected || d.pending != op::none) return false;
     }
     return true;
@@ -690,6 +711,7 @@ run_result bench_run::run() {
     raw_sub_ = open_role(role::raw_sub, "bench-raw-sub", {"bench/raw"});
     raw_pub_ = open_role(role::raw_pub, "bench-raw-pub", {});
     last_revision_.assign(static_cast<std::size_t>(cfg_.parties), 0);
+    members_seen_.assign(static_cast<std::size_t>(cfg_.parties), 0);
 
     start_controller();
     if (!pump_until([&] { return controller_status_ == "online"; }, 30s)) {
@@ -708,7 +730,6 @@ run_result bench_run::run() {
     raw_payload_bytes_ = wire::encode_session("s1-1234-1").size();
     const auto ramp_start = clock_type::now();
     std::size_t opened = 0;
-    std::size_t joined = 0;
     const bool ramped = pump_until(
         [&] {
             const auto now = clock_type::now();
@@ -718,18 +739,20 @@ run_result bench_run::run() {
                    net_->connecting() < 4096) {
                 open_device(opened++);
             }
-            while (joined < opened && devices_[joined].connected) {
-                join(joined, party_for(joined), now);
-                ++joined;
-            }
-            return joined == devices_.size() && pending_.empty();
+            return initial_joins_ + failed_devices_ == devices_.size() && pending_.empty();
         },
         std::chrono::seconds(120 + cfg_.devices / 500));
     const double ramp_s = seconds_between(ramp_start, clock_type::now());
+    if (failed_devices_ > 0) {
+        problems_.push_back(std::to_string(failed_devices_) + " devices could not connect (fd limit " +
+                            std::to_string(fds) + ")");
+    }
     if (!ramped) {
-        problems_.push_back("ramp incomplete: " + std::to_string(joined) + " joins sent, " +
+        problems_.push_back("ramp incomplete: " + std::to_string(initial_joins_) +
+                            " joins sent, " +
                             std::to_string(pending_.size()) + " not observed");
     }
+    max_live_ = net_->live_connections();
     const auto full_controller = sample_process(controller_pid());
     const auto full_broker = sample_process(broker_->pid());
     std::size_t members = 0;
@@ -761,6 +784,8 @@ run_result bench_run::run() {
         .add("fd_limit", fds)
         .add("ramp_seconds", ramp_s)
         .add("members_after_ramp", static_cast<std::uint64_t>(members))
+        .add("devices_failed_to_connect", static_cast<std::uint64_t>(failed_devices_))
+        .add("max_live_connections", static_cast<std::uint64_t>(max_live_))
         .add("live_connections_at_end", static_cast<std::uint64_t>(live));
     if (empty_controller.ok && full_controller.ok && members > 0) {
         j.add("controller_rss_empty_kib", empty_controller.rss_kib)

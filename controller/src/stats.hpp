@@ -27,6 +27,7 @@ struct counters {
     std::uint64_t restored_parties = 0;
     std::uint64_t restore_rejected = 0;
     std::uint64_t connection_lost = 0;
+    std::uint64_t coalesced_snapshots = 0;  // big-party snapshots published late by the coalescer
 
     // Counts one decoded input and what the engine did with it.
     void count(wire::inbound_kind kind, core::outcome o) {

@@ -20,6 +20,10 @@ struct config {
     std::size_t max_payload_bytes = 16 * 1024;
     core::duration restore_timeout = std::chrono::seconds(10);
     core::duration stats_interval = std::chrono::seconds(10);  // 0 disables the stats topic
+    // Parties above coalesce_above members publish their snapshot at most once per
+    // snapshot_interval (events still go out at once); 0 disables coalescing.
+    core::duration snapshot_interval = std::chrono::milliseconds(100);
+    std::size_t coalesce_above = 256;
 };
 
 // Result of parsing the command line: either a config, or an exit code plus a message to print
