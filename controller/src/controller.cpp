@@ -44,7 +44,12 @@ class controller_loop {
     controller_loop(const config& cfg, session& mqtt)
         : cfg_(cfg),
           session_(mqtt),
-          engine_(core::engine_config{.grace = cfg.grace, .defer_snapshots = true}),
+          engine_(core::engine_config{
+              .grace = cfg.grace,
+              .defer_snapshots = true,
+              .want_snapshot = [this](std::string_view party_id, std::size_t members) {
+                  return coalescer_.offer(party_id, members, std::chrono::steady_clock::now());
+              }}),
           coalescer_(cfg.snapshot_interval, cfg.coalesce_above),
           next_stats_(std::chrono::steady_clock::now() + cfg.stats_interval) {}
 
@@ -149,7 +154,7 @@ class controller_loop {
         std::vector<wire::outbound> out;
         for (const auto& effect : engine_.take_effects()) {
             note(effect);
-            if (!admit(effect)) continue;
+            admit(effect);
             out.clear();
             wire::render(effect, out);
             for (auto& o : out) pending_.push_back({std::move(o), 0});
@@ -157,16 +162,13 @@ class controller_loop {
         }
     }
 
-    // Big parties' snapshots go through the coalescer (see coalesce.hpp); events never wait.
-    bool admit(const core::effect& effect) {
-        if (const auto* s = std::get_if<core::publish_snapshot>(&effect)) {
-            return coalescer_.offer(s->snapshot.party_id, s->snapshot.members.size(),
-                                    std::chrono::steady_clock::now());
-        }
+    // Big parties' snapshots go through the coalescer (see coalesce.hpp), asked by the engine
+    // through engine_config::want_snapshot before it builds one; events never wait. A clear
+    // cancels the emptied party's pending snapshot.
+    void admit(const core::effect& effect) {
         if (const auto* c = std::get_if<core::clear_snapshot>(&effect)) {
             coalescer_.cleared(c->party_id);
         }
-        return true;
     }
 
     // Renders the current snapshot of each party whose coalesced snapshot is due.
