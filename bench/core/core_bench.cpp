@@ -67,6 +67,29 @@ void bm_join_leave(benchmark::State& state) {
 }
 BENCHMARK(bm_join_leave)->Arg(5)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
+// The same with the controller's coalescing hook refusing snapshots of parties above 256
+// members (engine_config::want_snapshot): the cost a big party's change has between snapshots.
+void bm_join_leave_coalesced(benchmark::State& state) {
+    const auto members = static_cast<std::size_t>(state.range(0));
+    auto e = engine(engine_config{.grace = 2min,
+                                  .defer_snapshots = true,
+                                  .want_snapshot = [](std::string_view, std::size_t n) {
+                                      return n <= 256;
+                                  }});
+    fill(e, members, 1);
+    const auto key = dev(members);
+    e.on_connect(key, session(members), prof(members), t0);
+    benchmark::DoNotOptimize(e.take_effects());
+    for (auto _ : state) {
+        e.on_join(party(0), key, session(members), t0);
+        benchmark::DoNotOptimize(e.take_effects());
+        e.on_leave(party(0), key, session(members), t0);
+        benchmark::DoNotOptimize(e.take_effects());
+    }
+    state.SetItemsProcessed(state.iterations() * 2);
+}
+BENCHMARK(bm_join_leave_coalesced)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
 // Joins and leaves spread over 2,000 parties of ~5 members, drained every 100 inputs.
 void bm_churn_small_parties(benchmark::State& state) {
     constexpr std::size_t n = 10000;

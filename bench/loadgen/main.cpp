@@ -53,6 +53,8 @@ run_config preset(const std::string& name) {
         c.drop_share = 0;
         c.airplane_share = 0;
     } else if (name == "faults") {
+        // Party p0 has 1,000 members, so the coalesced-snapshot crash window is measured too.
+        c.big_party_members = 1000;
         c.rate = 500;
         c.window_s = 30;
         c.kill_at_s = 10;

@@ -107,6 +107,7 @@ void net_loop::start_tcp(conn_id id) {
         return;
     }
     c.state = conn::phase::tcp;
+    c.last_sent = clock_type::now();
     ++connecting_;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT;
@@ -271,6 +272,11 @@ void net_loop::ping_sweep(clock_type::time_point now) {
     const auto ping = encode_pingreq_packet();
     for (std::size_t i = 0; i < conns_.size(); ++i) {
         auto& c = *conns_[i];
+        if ((c.state == conn::phase::tcp || c.state == conn::phase::mqtt) &&
+            now - c.last_sent > std::chrono::seconds(15)) {
+            close_conn(static_cast<conn_id>(i), true);  // a broker out of descriptors never answers
+            continue;
+        }
         if (c.state != conn::phase::up || c.silent || c.keepalive_s == 0) continue;
         if (now - c.last_sent >= std::chrono::seconds(c.keepalive_s) / 2) {
             send(static_cast<conn_id>(i), ping);
