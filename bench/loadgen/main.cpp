@@ -30,6 +30,7 @@ run_config preset(const std::string& name) {
         c.keepalive_s = 2;
         c.raw_rate = 100;
         c.join_rate = 2000;
+        c.snapshot_visibility = true;
     } else if (name == "steady") {
         c.rate = 1000;
         c.window_s = 60;
@@ -55,6 +56,7 @@ run_config preset(const std::string& name) {
     } else if (name == "faults") {
         // Party p0 has 1,000 members, so the coalesced-snapshot crash window is measured too.
         c.big_party_members = 1000;
+        c.snapshot_visibility = true;
         c.rate = 500;
         c.window_s = 30;
         c.kill_at_s = 10;

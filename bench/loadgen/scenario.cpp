@@ -117,6 +117,9 @@ class bench_run {
     void on_publish(conn_id id, const packet& p, clock_type::time_point now);
     void on_closed(conn_id id);
     void on_event(std::string_view payload, clock_type::time_point now);
+    void on_snapshot(std::string_view topic, std::string_view payload, clock_type::time_point now);
+    void visible(std::unordered_map<std::uint64_t, pending_change>::iterator it,
+                 clock_type::time_point now);
     void publish(std::size_t i, inbound_kind kind, std::string_view party,
                  const std::string& payload);
 
@@ -155,6 +158,7 @@ class bench_run {
     std::vector<std::size_t> conn_device_;
     std::vector<device> devices_;
     std::unordered_map<std::uint64_t, pending_change> pending_;
+    std::unordered_map<int, std::vector<std::size_t>> pending_by_party_;
     std::priority_queue<timer, std::vector<timer>, std::greater<>> timers_;
     conn_id events_ = 0, counter_ = 0, raw_pub_ = 0, raw_sub_ = 0, status_ = 0;
     std::string controller_status_;
@@ -342,6 +346,11 @@ void bench_run::on_event(std::string_view payload, clock_type::time_point now) {
     if (!joined && !left) return;
     const auto it = pending_.find(key(static_cast<int>(*p), *u));
     if (it == pending_.end() || it->second.join != joined) return;
+    visible(it, now);
+}
+
+void bench_run::visible(std::unordered_map<std::uint64_t, pending_change>::iterator it,
+                        clock_type::time_point now) {
     const double us = micros_between(it->second.t0, now);
     if (it->second.measured) latency_us_.push_back(us);
     all_latency_us_.push_back(us);
@@ -352,13 +361,47 @@ void bench_run::on_event(std::string_view payload, clock_type::time_point now) {
     auto& d = devices_[it->second.device];
     if (d.pending == op::joining || d.pending == op::leaving) d.pending = op::none;
     ++completed_;
+    auto& list = pending_by_party_[static_cast<int>(it->first >> 32)];
+    list.erase(std::remove(list.begin(), list.end(), it->second.device), list.end());
     pending_.erase(it);
+}
+
+// A snapshot makes a change visible too (the definition: the snapshot that lists the member, or
+// the event). Only decoded when a change of that party is pending, and only with
+// --snapshot-visibility: after a kill -9 a change can reach the snapshot while its event was lost
+// with the controller.
+void bench_run::on_snapshot(std::string_view topic, std::string_view payload,
+                            clock_type::time_point now) {
+    if (payload.empty()) return;
+    const auto slash = topic.find('/', 6);
+    const auto p = index_after(topic.substr(6, slash - 6), 'p');
+    if (!p) return;
+    const auto list = pending_by_party_.find(static_cast<int>(*p));
+    if (list == pending_by_party_.end() || list->second.empty()) return;
+    core::party_snapshot s;
+    if (wire::decode(payload, s)) return;
+    std::vector<std::size_t> listed;
+    for (const auto& m : s.members) {
+        if (const auto u = index_after(m.user_id, 'u')) listed.push_back(*u);
+    }
+    std::sort(listed.begin(), listed.end());
+    const auto candidates = list->second;
+    for (const auto d : candidates) {
+        const auto it = pending_.find(key(static_cast<int>(*p), d));
+        if (it == pending_.end()) continue;
+        const bool in = std::binary_search(listed.begin(), listed.end(), d);
+        if (in == it->second.join) visible(it, now);
+    }
 }
 
 void bench_run::on_publish(conn_id id, const packet& p, clock_type::time_point now) {
     switch (roles_[id]) {
         case role::events:
-            on_event(p.payload, now);
+            if (p.topic.ends_with("/members")) {
+                on_snapshot(p.topic, p.payload, now);
+            } else {
+                on_event(p.payload, now);
+            }
             break;
         case role::raw_sub: {
             if (p.payload.size() < 8) break;
@@ -387,6 +430,7 @@ void bench_run::join(std::size_t i, int party, clock_type::time_point now) {
     d.party = party;
     d.pending = op::joining;
     pending_[key(party, i)] = {now, true, measuring_, i};
+    pending_by_party_[party].push_back(i);
     publish(i, inbound_kind::join, party_id(party), wire::encode_session(d.session));
 }
 
@@ -396,6 +440,7 @@ void bench_run::leave(std::size_t i, clock_type::time_point now) {
     d.party = -1;
     d.pending = op::leaving;
     pending_[key(party, i)] = {now, false, measuring_, i};
+    pending_by_party_[party].push_back(i);
     publish(i, inbound_kind::leave, party_id(party), wire::encode_session(d.session));
 }
 
@@ -704,7 +749,10 @@ run_result bench_run::run() {
     net_ = std::make_unique<net_loop>(port_, std::move(h));
 
     status_ = open_role(role::status, "bench-status", {"presence/controller/status"});
-    events_ = open_role(role::events, "bench-events", {"party/+/events"});
+    events_ = open_role(role::events, "bench-events",
+                        cfg_.snapshot_visibility
+                            ? std::vector<std::string>{"party/+/events", "party/+/members"}
+                            : std::vector<std::string>{"party/+/events"});
     counter_ = open_role(role::counter, "bench-counter",
                          {"party/+/members", "party/+/members/json", "party/+/events",
                           "party/+/events/json", "presence/user/#"});

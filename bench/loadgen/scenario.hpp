@@ -37,6 +37,9 @@ struct run_config {
     std::filesystem::path controller_bin;
     std::filesystem::path work_dir;  // logs and broker state
     bool verify = true;
+    // Also count a change visible when a snapshot shows it (costs a decode per snapshot of a
+    // party with a pending change); events alone otherwise.
+    bool snapshot_visibility = false;
 };
 
 // Runs the scenario; the result is the JSON written to <name>.json. `ok` is false when the
