@@ -769,8 +769,18 @@ run_result bench_run::run() {
     pump_until([&] { return clock_type::now() - setup_start > 500ms; }, 2s);
     const auto empty_controller = sample_process(controller_pid());
 
-    // Ramp: connect every device and join its first party, at most join_rate per second.
-    devices_.resize(static_cast<std::size_t>(cfg_.devices));
+    // Ramp: connect every device and join its first party, at most join_rate per second. One
+    // process can hold fd_limit sockets (and so can the broker, which inherits the limit); keep
+    // headroom for the observers and the verification client.
+    const auto device_budget = static_cast<int>(std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(cfg_.devices), fds > 200 ? fds - 200 : 0));
+    if (device_budget < cfg_.devices) {
+        problems_.push_back("only " + std::to_string(device_budget) + " of " +
+                            std::to_string(cfg_.devices) +
+                            " devices fit under the descriptor limit " + std::to_string(fds) +
+                            " (RLIMIT_NOFILE hard limit; raising it needs CAP_SYS_RESOURCE)");
+    }
+    devices_.resize(static_cast<std::size_t>(device_budget));
     for (std::size_t i = 0; i < devices_.size(); ++i) {
         devices_[i].user = "u" + std::to_string(i);
         devices_[i].dev = "d" + std::to_string(i);
@@ -823,7 +833,8 @@ run_result bench_run::run() {
     run_result result;
     auto& j = result.json;
     j.add("scenario", cfg_.name)
-        .add("devices", cfg_.devices)
+        .add("devices_requested", cfg_.devices)
+        .add("devices", static_cast<std::uint64_t>(devices_.size()))
         .add("parties", cfg_.parties)
         .add("big_party_members", cfg_.big_party_members)
         .add("snapshot_interval", cfg_.snapshot_interval)
