@@ -179,6 +179,7 @@ class bench_run {
     std::size_t initial_joins_ = 0;
     std::size_t failed_devices_ = 0;
     std::size_t max_live_ = 0;
+    int big_members_ = 0;  // ground-truth size of party p0 when it is the big party
 
     // raw hop
     double raw_rate_ = 0;
@@ -193,6 +194,10 @@ class bench_run {
     std::size_t outstanding_at_restart_ = 0;
 
     std::function<void(const packet&)> verify_hook_;
+    std::string diffs_;  // the first few ghosts and false leaves, for the report
+    void note_diff(const std::string& what) {
+        if (std::count(diffs_.begin(), diffs_.end(), ';') < 10) diffs_ += what + "; ";
+    }
     std::vector<std::string> problems_;
     std::vector<json_object> windows_;
 };
@@ -427,6 +432,7 @@ void bench_run::on_publish(conn_id id, const packet& p, clock_type::time_point n
 
 void bench_run::join(std::size_t i, int party, clock_type::time_point now) {
     auto& d = devices_[i];
+    if (party == 0 && cfg_.big_party_members > 0) ++big_members_;
     d.party = party;
     d.pending = op::joining;
     pending_[key(party, i)] = {now, true, measuring_, i};
@@ -437,6 +443,7 @@ void bench_run::join(std::size_t i, int party, clock_type::time_point now) {
 void bench_run::leave(std::size_t i, clock_type::time_point now) {
     auto& d = devices_[i];
     const int party = d.party;
+    if (party == 0 && cfg_.big_party_members > 0) --big_members_;
     d.party = -1;
     d.pending = op::leaving;
     pending_[key(party, i)] = {now, false, measuring_, i};
@@ -481,10 +488,17 @@ bool bench_run::one_change(clock_type::time_point now) {
         }
         return true;
     }
-    for (int tries = 0; tries < 16; ++tries) {
+    // The big party's devices hold its size near big_party_members: a leave when it is full, a
+    // join (of a device that left) otherwise, so a "party of 10,000" stays one all along.
+    std::optional<bool> want_member;
+    if (cfg_.big_party_members > 0 && static_cast<int>(devices_.size()) <= cfg_.big_party_members) {
+        want_member = big_members_ >= cfg_.big_party_members - 5;
+    }
+    for (int tries = 0; tries < 64; ++tries) {
         const auto i = rng_.below(devices_.size());
         auto& d = devices_[i];
         if (!d.connected || d.silent || d.pending != op::none) continue;
+        if (want_member && *want_member != (d.party >= 0)) continue;
         if (d.party >= 0) {
             leave(i, now);
         } else {
@@ -710,10 +724,12 @@ json_object bench_run::verify() {
         std::set_difference(got.begin(), got.end(), want.begin(), want.end(),
                             std::back_inserter(diff));
         ghosts += diff.size();
+        for (const auto& u : diff) note_diff("ghost " + party_id(p) + "/" + u);
         diff.clear();
         std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
                             std::back_inserter(diff));
         false_leaves += diff.size();
+        for (const auto& u : diff) note_diff("false leave " + party_id(p) + "/" + u);
     }
     for (const auto& [id, s] : seen) ghosts += s.members.size();  // parties nobody is in
     if (ghosts > 0) problems_.push_back("ghosts in retained snapshots: " + std::to_string(ghosts));
@@ -727,7 +743,8 @@ json_object bench_run::verify() {
         .add("ghosts", static_cast<std::uint64_t>(ghosts))
         .add("false_leaves", static_cast<std::uint64_t>(false_leaves))
         .add("still_reconnecting", static_cast<std::uint64_t>(reconnecting))
-        .add("undecodable_snapshots", static_cast<std::uint64_t>(undecodable));
+        .add("undecodable_snapshots", static_cast<std::uint64_t>(undecodable))
+        .add("first_differences", diffs_);
     return v;
 }
 
