@@ -112,6 +112,9 @@ int main(int argc, char** argv) {
     app.add_option("--coalesce-above", above, "Controller --coalesce-above");
     app.add_option("--grace", grace, "Controller --grace");
     app.add_option("--seed", seed);
+    std::vector<std::string> broker_lines;
+    app.add_option("--broker-config", broker_lines,
+                   "Extra mosquitto config line, appended to dev-insecure.conf (repeatable)");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
         if (interval) cfg.snapshot_interval = *interval;
         if (above) cfg.coalesce_above = *above;
         if (grace) cfg.grace = *grace;
+        cfg.broker_lines = broker_lines;
         if (label.empty()) label = scenario;
 
         auto result = presence::bench::run_scenario(cfg);

@@ -210,8 +210,9 @@ void bench_run::start_broker() {
     rewrite.port = port_;
     rewrite.persistence_dir = state;
     const auto conf = dir_ / "mosquitto.conf";
-    std::ofstream(conf) << testing::rewrite_config(
-        read_text(testing::config_path("dev-insecure")), rewrite);
+    std::ofstream out(conf);
+    out << testing::rewrite_config(read_text(testing::config_path("dev-insecure")), rewrite);
+    for (const auto& line : cfg_.broker_lines) out << line << '\n';
     broker_ = std::make_unique<testing::process>(
         std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf.string()},
         dir_ / "mosquitto.log");
@@ -857,6 +858,11 @@ run_result bench_run::run() {
         .add("snapshot_interval", cfg_.snapshot_interval)
         .add("coalesce_above", cfg_.coalesce_above)
         .add("keepalive_s", cfg_.keepalive_s)
+        .add("broker_extra_config", [&] {
+            std::string all;
+            for (const auto& l : cfg_.broker_lines) all += l + "; ";
+            return all;
+        }())
         .add("fd_limit", fds)
         .add("ramp_seconds", ramp_s)
         .add("members_after_ramp", static_cast<std::uint64_t>(members))

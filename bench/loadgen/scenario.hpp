@@ -37,6 +37,9 @@ struct run_config {
     std::filesystem::path controller_bin;
     std::filesystem::path work_dir;  // logs and broker state
     bool verify = true;
+    // Extra broker config lines appended to the shipped dev config, for experiments
+    // (e.g. "max_inflight_messages 1000"); reported in the results.
+    std::vector<std::string> broker_lines;
     // Also count a change visible when a snapshot shows it (costs a decode per snapshot of a
     // party with a pending change); events alone otherwise.
     bool snapshot_visibility = false;
