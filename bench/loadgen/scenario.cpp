@@ -180,6 +180,7 @@ class bench_run {
     std::size_t failed_devices_ = 0;
     std::size_t max_live_ = 0;
     int big_members_ = 0;  // ground-truth size of party p0 when it is the big party
+    std::vector<std::size_t> outside_;  // devices of the big party that are not in it now
 
     // raw hop
     double raw_rate_ = 0;
@@ -433,7 +434,10 @@ void bench_run::on_publish(conn_id id, const packet& p, clock_type::time_point n
 
 void bench_run::join(std::size_t i, int party, clock_type::time_point now) {
     auto& d = devices_[i];
-    if (party == 0 && cfg_.big_party_members > 0) ++big_members_;
+    if (party == 0 && cfg_.big_party_members > 0) {
+        ++big_members_;
+        outside_.erase(std::remove(outside_.begin(), outside_.end(), i), outside_.end());
+    }
     d.party = party;
     d.pending = op::joining;
     pending_[key(party, i)] = {now, true, measuring_, i};
@@ -444,7 +448,10 @@ void bench_run::join(std::size_t i, int party, clock_type::time_point now) {
 void bench_run::leave(std::size_t i, clock_type::time_point now) {
     auto& d = devices_[i];
     const int party = d.party;
-    if (party == 0 && cfg_.big_party_members > 0) --big_members_;
+    if (party == 0 && cfg_.big_party_members > 0) {
+        --big_members_;
+        outside_.push_back(i);
+    }
     d.party = -1;
     d.pending = op::leaving;
     pending_[key(party, i)] = {now, false, measuring_, i};
@@ -496,7 +503,11 @@ bool bench_run::one_change(clock_type::time_point now) {
         want_member = big_members_ >= cfg_.big_party_members - 5;
     }
     for (int tries = 0; tries < 64; ++tries) {
-        const auto i = rng_.below(devices_.size());
+        auto i = rng_.below(devices_.size());
+        if (want_member && !*want_member) {  // a join: draw from the devices outside the party
+            if (outside_.empty()) return false;
+            i = outside_[rng_.below(outside_.size())];
+        }
         auto& d = devices_[i];
         if (!d.connected || d.silent || d.pending != op::none) continue;
         if (want_member && *want_member != (d.party >= 0)) continue;
