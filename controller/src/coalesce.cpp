@@ -1,18 +1,28 @@
 #include "presence/controller/coalesce.hpp"
 
+#include <algorithm>
+
 namespace presence::controller {
+
+std::chrono::milliseconds snapshot_coalescer::interval_for(std::size_t members) const {
+    const std::size_t scale = std::clamp<std::size_t>(above_ > 0 ? members / above_ : max_scale,
+                                                      1, max_scale);
+    return interval_ * static_cast<std::chrono::milliseconds::rep>(scale);
+}
 
 bool snapshot_coalescer::offer(std::string_view party_id, std::size_t members, time_point now) {
     if (!enabled()) return true;
     auto it = parties_.find(party_id);
     if (it == parties_.end()) {
         if (members <= above_) return true;
-        parties_.emplace(std::string(party_id), entry{now, std::nullopt});
+        parties_.emplace(std::string(party_id), entry{now, std::nullopt, members});
         return true;  // leading edge: the first change after a quiet interval shows at once
     }
     auto& e = it->second;
+    e.members = members;
     if (e.due) return false;  // already pending; due() publishes the latest state
-    if (now - e.last_published >= interval_) {
+    const auto interval = interval_for(members);
+    if (now - e.last_published >= interval) {
         if (members <= above_) {
             parties_.erase(it);  // small again and quiet: back to immediate snapshots
         } else {
@@ -20,7 +30,7 @@ bool snapshot_coalescer::offer(std::string_view party_id, std::size_t members, t
         }
         return true;
     }
-    e.due = e.last_published + interval_;
+    e.due = e.last_published + interval;
     queue_.emplace(*e.due, it->first);
     return false;
 }

@@ -33,9 +33,9 @@ TEST_CASE("coalesce: interval 0 disables coalescing even for huge parties") {
 
 TEST_CASE("coalesce: a big party publishes the first change at once, then once per interval") {
     snapshot_coalescer c(100ms, 256);
-    CHECK(c.offer("big", 1000, t0));              // leading edge
-    CHECK_FALSE(c.offer("big", 1001, t0 + 10ms));  // deferred to t0 + 100ms
-    CHECK_FALSE(c.offer("big", 1002, t0 + 20ms));  // already pending: no second entry
+    CHECK(c.offer("big", 300, t0));              // leading edge
+    CHECK_FALSE(c.offer("big", 301, t0 + 10ms));  // deferred to t0 + 100ms
+    CHECK_FALSE(c.offer("big", 302, t0 + 20ms));  // already pending: no second entry
     CHECK(c.pending() == 1);
     REQUIRE(c.next_due().has_value());
     CHECK(*c.next_due() == t0 + 100ms);
@@ -45,11 +45,11 @@ TEST_CASE("coalesce: a big party publishes the first change at once, then once p
     CHECK(due[0] == "big");
     CHECK(c.pending() == 0);
     // Published at t0+100ms, so a change at t0+150ms waits until t0+200ms.
-    CHECK_FALSE(c.offer("big", 1003, t0 + 150ms));
+    CHECK_FALSE(c.offer("big", 303, t0 + 150ms));
     CHECK(*c.next_due() == t0 + 200ms);
     // A change after a quiet interval goes out at once again.
     CHECK(c.due(t0 + 200ms).size() == 1);
-    CHECK(c.offer("big", 1004, t0 + 500ms));
+    CHECK(c.offer("big", 304, t0 + 500ms));
 }
 
 TEST_CASE("coalesce: a steady stream of changes yields one snapshot per interval") {
@@ -58,7 +58,7 @@ TEST_CASE("coalesce: a steady stream of changes yields one snapshot per interval
     for (int ms = 0; ms < 1000; ++ms) {  // 1,000 changes/s for one second
         const auto now = t0 + std::chrono::milliseconds(ms);
         published += static_cast<int>(c.due(now).size());
-        if (c.offer("big", 10000, now)) ++published;
+        if (c.offer("big", 300, now)) ++published;
     }
     published += static_cast<int>(c.take_all().size());
     CHECK(published >= 10);
@@ -96,4 +96,23 @@ TEST_CASE("coalesce: shutdown takes every pending snapshot") {
     CHECK(all == std::vector<std::string>{"a", "b"});
     CHECK(c.pending() == 0);
     CHECK_FALSE(c.next_due().has_value());
+}
+
+TEST_CASE("coalesce: the interval grows with the party, up to max_scale intervals") {
+    snapshot_coalescer c(100ms, 256);
+    CHECK(c.interval_for(300) == 100ms);
+    CHECK(c.interval_for(2560) == 1000ms);
+    CHECK(c.interval_for(10000) == 2000ms);  // 39 x, capped at 20 x
+    CHECK(c.offer("huge", 10000, t0));
+    CHECK_FALSE(c.offer("huge", 10000, t0 + 1ms));
+    CHECK(*c.next_due() == t0 + 2000ms);
+    // 100 changes/s for 10 s: the leading edge plus one snapshot per 2 s.
+    int published = 1;
+    for (int ms = 10; ms < 10000; ms += 10) {
+        const auto now = t0 + std::chrono::milliseconds(ms);
+        published += static_cast<int>(c.due(now).size());
+        if (c.offer("huge", 10000, now)) ++published;
+    }
+    CHECK(published >= 5);
+    CHECK(published <= 6);
 }
