@@ -172,6 +172,8 @@ class bench_run {
     clock_type::time_point churn_start_{};
     std::uint64_t churn_issued_ = 0;
     std::uint64_t churn_starved_ = 0;
+    std::optional<clock_type::time_point> churn_paused_at_;  // quiet kill: no new changes
+    double churn_paused_s_ = 0;
     bool measuring_ = false;
     std::vector<double> latency_us_;
     std::vector<double> all_latency_us_;
@@ -533,7 +535,9 @@ void bench_run::run_timers(clock_type::time_point now) {
 
 void bench_run::run_churn(clock_type::time_point now) {
     if (churn_rate_ <= 0) return;
-    const auto due = static_cast<std::uint64_t>(seconds_between(churn_start_, now) * churn_rate_);
+    if (churn_paused_at_) return;
+    const auto due = static_cast<std::uint64_t>(
+        (seconds_between(churn_start_, now) - churn_paused_s_) * churn_rate_);
     int budget = 4000;
     while (churn_issued_ < due && budget-- > 0) {
         if (!one_change(now)) ++churn_starved_;
@@ -599,6 +603,8 @@ json_object bench_run::window(double rate, double seconds, const std::string& la
     churn_rate_ = rate;
     churn_issued_ = 0;
     churn_starved_ = 0;
+    churn_paused_s_ = 0;
+    churn_paused_at_.reset();
     const auto start = clock_type::now();
     churn_start_ = start;
     raw_rate_ = cfg_.raw_rate;
@@ -607,6 +613,16 @@ json_object bench_run::window(double rate, double seconds, const std::string& la
     const auto end = start + std::chrono::duration_cast<clock_type::duration>(
                                  std::chrono::duration<double>(seconds));
     while (clock_type::now() < end) {
+        if (cfg_.quiesce_s > 0 && cfg_.kill_at_s >= 0 && !killed_at_ && !churn_paused_at_ &&
+            clock_type::now() >= start + std::chrono::duration_cast<clock_type::duration>(
+                                             std::chrono::duration<double>(
+                                                 std::max(0.0, cfg_.kill_at_s - cfg_.quiesce_s)))) {
+            churn_paused_at_ = clock_type::now();
+        }
+        if (churn_paused_at_ && online_at_) {
+            churn_paused_s_ += seconds_between(*churn_paused_at_, clock_type::now());
+            churn_paused_at_.reset();
+        }
         if (cfg_.kill_at_s >= 0 && !killed_at_ &&
             clock_type::now() >= start + std::chrono::duration_cast<clock_type::duration>(
                                              std::chrono::duration<double>(cfg_.kill_at_s))) {

@@ -32,6 +32,10 @@ struct run_config {
     double raw_rate = 200;          // raw-hop probes per second, during the window
     double kill_at_s = -1;          // faults: kill -9 the controller this far into the window
     double down_s = 2;              // faults: restart it after this long
+    // faults: stop issuing changes this long before the kill and until the restarted controller
+    // is online, so no change is in flight when it dies (the smoke test's deterministic variant;
+    // 0 = kill under load).
+    double quiesce_s = 0;
     double join_rate = 5000;        // ramp: initial joins per second
     std::uint64_t seed = 1;
     std::filesystem::path controller_bin;
