@@ -5,8 +5,7 @@
 namespace presence::controller {
 
 std::chrono::milliseconds snapshot_coalescer::interval_for(std::size_t members) const {
-    const std::size_t scale = std::clamp<std::size_t>(above_ > 0 ? members / above_ : max_scale,
-                                                      1, max_scale);
+    const std::size_t scale = std::clamp<std::size_t>(members / members_per_interval, 1, max_scale);
     return interval_ * static_cast<std::chrono::milliseconds::rep>(scale);
 }
 

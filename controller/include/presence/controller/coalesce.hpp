@@ -6,7 +6,7 @@
 // snapshot out at most once per interval (the first change after a quiet interval goes out at
 // once); clients apply events as they come and fall back to the retained snapshot when they see a
 // revision gap (docs/protocol.md). The interval grows with the party: interval x (members /
-// above), at most max_scale x interval, so a snapshot's bytes per second stay about the same
+// members_per_interval), at least 1x and at most max_scale x, so a snapshot's bytes per second stay about the same
 // whatever the party's size (measured: a 10,000-member party every 100 ms cost the controller
 // more CPU than one core could give). Small parties are never delayed.
 
@@ -54,6 +54,8 @@ class snapshot_coalescer {
     std::chrono::milliseconds interval_for(std::size_t members) const;
     // The longest interval, as a multiple of the base interval.
     static constexpr std::size_t max_scale = 20;
+    // Party size that one base interval covers; a party k times as big waits k intervals.
+    static constexpr std::size_t members_per_interval = 256;
     bool enabled() const { return interval_.count() > 0; }
 
   private:
