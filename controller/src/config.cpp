@@ -146,6 +146,12 @@ parse_result parse_args(int argc, const char* const* argv) {
                  "How long to wait for retained state at start");
     add_duration(app, "--stats-interval", cfg.stats_interval, "10s",
                  "How often to publish presence/controller/stats (0s disables)");
+    add_duration(app, "--snapshot-interval", cfg.snapshot_interval, "100ms",
+                 "Parties above --coalesce-above members publish their snapshot at most this "
+                 "often; events are never delayed (0s: every change publishes the snapshot)");
+    app.add_option("--coalesce-above", cfg.coalesce_above,
+                   "Member count above which a party's snapshots are coalesced")
+        ->type_name("MEMBERS");
 
     app.add_option_function<std::string>(
            "--http-listen",

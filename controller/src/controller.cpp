@@ -8,6 +8,7 @@
 #include "clock.hpp"
 #include "http.hpp"
 #include "query.hpp"
+#include "presence/controller/coalesce.hpp"
 #include "reject_log.hpp"
 #include "restore.hpp"
 #include "session.hpp"
@@ -52,12 +53,18 @@ class controller_loop {
         : cfg_(cfg),
           session_(mqtt),
           http_(http),
-          engine_(core::engine_config{.grace = cfg.grace, .defer_snapshots = true}),
+          engine_(core::engine_config{
+              .grace = cfg.grace,
+              .defer_snapshots = true,
+              .want_snapshot = [this](std::string_view party_id, std::size_t members) {
+                  return coalescer_.offer(party_id, members, std::chrono::steady_clock::now());
+              }}),
+          coalescer_(cfg.snapshot_interval, cfg.coalesce_above),
           next_stats_(std::chrono::steady_clock::now() + cfg.stats_interval) {}
 
     void restore(const retained_state& state) {
         for (const auto& u : state.users) engine_.restore(u);
-        for (const auto& p : state.parties) engine_.restore(p);
+        for (const auto& p : state.parties) engine_.restore(restart_revision(p));
         counters_.restored_users = state.users.size();
         counters_.restored_parties = state.parties.size();
         counters_.restore_rejected = state.rejected;
@@ -81,6 +88,7 @@ class controller_loop {
         }
         worked = tick_if_due(clock_.now()) || worked;
         drain_effects();
+        publish_due_snapshots(coalescer_.due(std::chrono::steady_clock::now()));
         flush();
         const auto done = std::chrono::steady_clock::now();
         if (worked) counters_.processing.observe(done - started);
@@ -89,6 +97,7 @@ class controller_loop {
 
     // Publishes the final stats and everything still pending before a clean shutdown.
     void finish() {
+        publish_due_snapshots(coalescer_.take_all());
         if (cfg_.stats_interval.count() > 0) publish_stats();
         flush();
     }
@@ -99,6 +108,11 @@ class controller_loop {
         auto wait = max_wait;
         if (const auto deadline = engine_.next_deadline()) {
             wait = std::clamp(*deadline - clock_.now(), core::duration(0), wait);
+        }
+        if (const auto due = coalescer_.next_due()) {
+            wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
+                                  *due - std::chrono::steady_clock::now()),
+                              std::chrono::milliseconds(0), wait);
         }
         return wait;
     }
@@ -210,11 +224,48 @@ class controller_loop {
         std::vector<wire::outbound> out;
         for (const auto& effect : engine_.take_effects()) {
             note(effect);
+            admit(effect);
             out.clear();
             wire::render(effect, out);
             for (auto& o : out) pending_.push_back({std::move(o), 0, {}});
             flush();
         }
+    }
+
+    // Big parties' snapshots go through the coalescer (see coalesce.hpp), asked by the engine
+    // through engine_config::want_snapshot before it builds one; events never wait. A clear
+    // cancels the emptied party's pending snapshot.
+    void admit(const core::effect& effect) {
+        if (const auto* c = std::get_if<core::clear_snapshot>(&effect)) {
+            coalescer_.cleared(c->party_id);
+        }
+    }
+
+    // Renders the current snapshot of each party whose coalesced snapshot is due.
+    void publish_due_snapshots(const std::vector<std::string>& parties) {
+        std::vector<wire::outbound> out;
+        for (const auto& party_id : parties) {
+            auto snapshot = engine_.snapshot(party_id);
+            if (!snapshot) continue;  // emptied since: its clear went out at once
+            out.clear();
+            wire::render(core::publish_snapshot{std::move(*snapshot)}, out);
+            for (auto& o : out) pending_.push_back({std::move(o), 0});
+            ++counters_.coalesced_snapshots;
+        }
+    }
+
+    // A coalescing controller may have published events up to one interval beyond the retained
+    // snapshot it restarts from. Moving a restored party's revision up to the engine's seed for
+    // new parties (now in ms x 1000) keeps every revision it publishes from now on above any it
+    // published before the crash, so clients see a gap and re-read the snapshot instead of
+    // mistaking new events for old ones.
+    core::party_snapshot restart_revision(core::party_snapshot p) const {
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                clock_.now().time_since_epoch())
+                                .count();
+        const auto seed = static_cast<std::uint64_t>(std::max<std::int64_t>(now_ms, 0)) * 1000;
+        if (coalescer_.enabled()) p.revision = std::max(p.revision, seed);
+        return p;
     }
 
     void note(const core::effect& effect) {
@@ -311,6 +362,7 @@ class controller_loop {
     session& session_;
     http_server* http_;  // null with --http-listen off or when it could not bind
     core::engine engine_;
+    snapshot_coalescer coalescer_;
     engine_clock clock_;
     counters counters_;
     reject_log rejections_;

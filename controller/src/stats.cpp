@@ -79,6 +79,7 @@ std::string to_json(const counters& c, const core::engine_stats& s) {
     }
     j.add("rejected", sum(c.rejected));
     j.add("published", c.published);
+    j.add("coalesced_snapshots", c.coalesced_snapshots);
     j.add("publish_errors", c.publish_errors);
     j.add("grace_expiries", c.grace_expiries);
     j.add("restored_users", c.restored_users);

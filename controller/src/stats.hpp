@@ -49,6 +49,7 @@ struct counters {
     // Time from taking the first message of an input burst off the queue to every effect of
     // the burst handed to the MQTT client; also the grace-expiry passes without input.
     latency_histogram processing;
+    std::uint64_t coalesced_snapshots = 0;  // big-party snapshots published late by the coalescer
 
     // Counts one decoded input and what the engine did with it.
     void count(wire::inbound_kind kind, core::outcome o) {

@@ -138,6 +138,8 @@ void engine::state::flush(time_point now) {
             deferred_snapshots_.insert(party_id);
         } else if (rec.members.empty()) {
             effects_.emplace_back(clear_snapshot{party_id});
+        } else if (config_.want_snapshot && !config_.want_snapshot(party_id, rec.members.size())) {
+            // the host fetches it later
         } else {
             effects_.emplace_back(publish_snapshot{view_of(party_id, rec)});
         }
@@ -163,6 +165,10 @@ std::vector<effect> engine::state::take_effects() {
     out.reserve(deferred_snapshots_.size() + effects_.size());
     for (const auto& party_id : deferred_snapshots_) {
         if (auto party = parties_.find(party_id); party != parties_.end()) {
+            if (config_.want_snapshot &&
+                !config_.want_snapshot(party_id, party->second.members.size())) {
+                continue;  // the host fetches it later
+            }
             out.emplace_back(publish_snapshot{view_of(party_id, party->second)});
         } else {
             out.emplace_back(clear_snapshot{party_id});

@@ -118,7 +118,7 @@ void engine::state::remember_ended(device_rec& dev, std::string_view session) co
     if (session.empty() || config_.ended_sessions_kept == 0) return;
     if (std::find(dev.ended.begin(), dev.ended.end(), session) != dev.ended.end()) return;
     dev.ended.emplace_back(session);
-    while (dev.ended.size() > config_.ended_sessions_kept) dev.ended.pop_front();
+    while (dev.ended.size() > config_.ended_sessions_kept) dev.ended.erase(dev.ended.begin());
 }
 
 void engine::state::arm(const device_key& key, device_rec& dev, time_point deadline) {

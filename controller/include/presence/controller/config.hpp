@@ -27,6 +27,10 @@ struct config {
     bool http_enabled = true;
     std::string http_host = "127.0.0.1";
     std::uint16_t http_port = 9102;
+    // Parties above coalesce_above members publish their snapshot at most once per
+    // snapshot_interval (events still go out at once); 0 disables coalescing.
+    core::duration snapshot_interval = std::chrono::milliseconds(100);
+    std::size_t coalesce_above = 256;
 };
 
 // A parsed --http-listen value: HOST:PORT, [IPV6]:PORT, or "off".

@@ -3,6 +3,8 @@
 // clock reads, no logging. Inputs are method calls carrying `now`; outputs are effects the host
 // drains with take_effects() and turns into MQTT publishes (see presence/wire/render.hpp).
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +35,10 @@ struct engine_config {
     // burst of messages and then drains effects uses it, so a party of 10,000 members costs one
     // snapshot per burst rather than one per message. Revisions still advance once per input.
     bool defer_snapshots = false;
+    // When set, asked before a changed party's snapshot is built: false means the host does not
+    // want it now (it coalesces big parties and fetches snapshot() itself when due), so the
+    // engine skips building it. Clears of emptied parties are always emitted.
+    std::function<bool(std::string_view party_id, std::size_t members)> want_snapshot = nullptr;
 };
 
 // Engine state counts, for metrics and tests.
