@@ -249,7 +249,7 @@ class controller_loop {
             if (!snapshot) continue;  // emptied since: its clear went out at once
             out.clear();
             wire::render(core::publish_snapshot{std::move(*snapshot)}, out);
-            for (auto& o : out) pending_.push_back({std::move(o), 0});
+            for (auto& o : out) pending_.push_back({std::move(o), 0, {}});
             ++counters_.coalesced_snapshots;
         }
     }
