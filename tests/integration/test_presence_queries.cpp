@@ -8,6 +8,7 @@
 
 #include "presence/testing/query_client.hpp"
 #include "presence/wire/query.hpp"
+#include "presence/testing/tokens.hpp"
 #include "stack.hpp"
 
 using namespace presence;
@@ -247,22 +248,17 @@ TEST_CASE("query_reply_never_goes_outside_the_requesters_reply_space") {
     CHECK(stop_controller(s) == 0);
 }
 
-TEST_CASE("hardened_acl_lets_apps_query_only_as_themselves") {
-    temp_dir secrets("presence-hardened");
-    const auto passwd = secrets.path() / "passwd";
-    make_password_file(passwd, {{"presence-controller", "controller-secret"},
-                                {"alice", "alice-secret"},
-                                {"carol", "carol-secret"},
-                                {"watcher", "watcher-secret"}});
+TEST_CASE("hardened_config_lets_apps_query_only_as_themselves") {
+    // hardened.conf loads the presence plugin: its ACL pins presence/query/<u>/<d> to the sender.
     stack_options options;
-    options.broker = {"hardened", passwd, source_dir() / "mosquitto-conf" / "acl"};
-    options.controller_username = "presence-controller";
-    options.controller_password = "controller-secret";
-    options.observer = {"watcher-screen", "watcher", "watcher-secret", false};
+    options.broker.config = "hardened";
+    options.controller_username = std::string(controller_user);
+    options.controller_password = mint_test_token(controller_user, token::role::controller);
+    options.observer = {"watcher-screen", "watcher", mint_test_token("watcher"), false};
     stack s(options);
 
     app_options alice_opts = stack::app("alice", "alice-phone");
-    alice_opts.password = "alice-secret";
+    alice_opts.password = mint_test_token("alice");
     app_device alice(s.broker_.uri(), alice_opts);
     alice.connect();
     alice.join("p1");
@@ -270,8 +266,8 @@ TEST_CASE("hardened_acl_lets_apps_query_only_as_themselves") {
         "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
 
     // Alice's second device asks a query of its own; carol asks as herself.
-    query_client alice_tab(s.broker_.uri(), {"alice", "alice-tab", "alice-secret", {}});
-    query_client carol(s.broker_.uri(), {"carol", "carol-phone", "carol-secret", {}});
+    query_client alice_tab(s.broker_.uri(), {"alice", "alice-tab", mint_test_token("alice"), {}});
+    query_client carol(s.broker_.uri(), {"carol", "carol-phone", mint_test_token("carol"), {}});
     const auto answer = carol.query(request(query_kind::where_now, "alice"));
     REQUIRE(answer);
     CHECK(answer->status == query_status::ok);
