@@ -89,6 +89,12 @@ std::string to_prometheus(const metrics_snapshot& m, std::string_view version) {
                 m.h.broker_connects);
     out.counter("presence_broker_connection_lost_total",
                 "Times the controller's MQTT session lost its connection.", c.connection_lost);
+    out.counter("presence_broker_epoch_changes_total",
+                "Broker restarts seen through a new broker epoch (plugin), each reconciled.",
+                c.broker_epoch_changes);
+    out.counter("presence_reconciled_devices_total",
+                "Live devices sent reconnecting because the broker epoch changed.",
+                c.reconciled_devices);
     out.gauge("presence_restore_complete",
               "1 when the retained state was read completely at start, 0 while restoring or "
               "after --restore-timeout cut it short.",

@@ -35,6 +35,14 @@ wire::query_response answer(const core::engine& engine, const wire::query_reques
             break;
         }
         case wire::query_kind::list_members: {
+            if (const auto n = engine.member_count(request.id); n > wire::max_list_members) {
+                response.status = wire::query_status::too_large;
+                response.error = "party " + request.id + " has " + std::to_string(n) +
+                                 " members; list_members answers parties of at most " +
+                                 std::to_string(wire::max_list_members) +
+                                 ": read the retained party/" + request.id + "/members instead";
+                break;
+            }
             auto snapshot = engine.snapshot(request.id);
             if (!snapshot) {
                 snapshot.emplace();

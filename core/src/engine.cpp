@@ -94,6 +94,11 @@ std::vector<std::string> engine::party_ids() const {
     return ids;
 }
 
+std::size_t engine::member_count(std::string_view party_id) const {
+    const auto party = state_->parties_.find(party_id);
+    return party == state_->parties_.end() ? 0 : party->second.members.size();
+}
+
 engine_stats engine::stats() const {
     engine_stats stats;
     stats.parties = state_->parties_.size();

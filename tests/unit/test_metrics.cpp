@@ -216,6 +216,8 @@ metrics_snapshot busy_snapshot() {
         m.c.processing.observe(std::chrono::microseconds(us));
     }
     m.c.published = 12;
+    m.c.broker_epoch_changes = 2;
+    m.c.reconciled_devices = 9;
     m.engine.parties = 2;
     m.engine.members = 5;
     m.engine.reconnecting_members = 1;
@@ -254,6 +256,8 @@ TEST_CASE("the Prometheus exposition is valid text format 0.0.4 with the right v
     CHECK(value_of(fams, "presence_reconnecting_members") == 1);
     CHECK(value_of(fams, "presence_live_devices") == 4);
     CHECK(value_of(fams, "presence_published_total") == 12);
+    CHECK(value_of(fams, "presence_broker_epoch_changes_total") == 2);
+    CHECK(value_of(fams, "presence_reconciled_devices_total") == 9);
     CHECK(value_of(fams, "presence_publish_queue_depth") == 7);
     CHECK(value_of(fams, "presence_broker_connected") == 1);
     CHECK(value_of(fams, "presence_broker_connects_total") == 3);

@@ -338,3 +338,30 @@ TEST_CASE("answer_query answers JSON with JSON and refuses what it must not answ
     CHECK_FALSE(controller::is_query_topic("presence/queryx/a/b"));
     CHECK_FALSE(controller::is_query_topic("presence/connect/a/b"));
 }
+
+TEST_CASE("list_members refuses a party too big to build on the loop thread") {
+    core::engine engine;
+    const core::time_point t0{std::chrono::milliseconds{1'700'000'000'000}};
+    for (std::size_t i = 0; i < wire::max_list_members; ++i) {
+        engine.on_join("big", {"u" + std::to_string(i), "d"}, "", t0);
+    }
+    engine.take_effects();
+    CHECK(engine.member_count("big") == wire::max_list_members);
+    CHECK(engine.member_count("nowhere") == 0);
+    const auto payload = wire::encode_query_request({query_kind::list_members, {}, "big"}, false);
+    auto a = ask(engine, payload);
+    CHECK(a.status == query_status::ok);
+    CHECK(std::get<core::party_snapshot>(decode(a).result).members.size() ==
+          wire::max_list_members);
+
+    engine.on_join("big", {"one-more", "d"}, "", t0);
+    engine.take_effects();
+    a = ask(engine, payload);
+    REQUIRE(a.kind);
+    CHECK(*a.kind == query_kind::list_members);
+    CHECK(a.status == query_status::too_large);
+    const auto r = decode(a);
+    CHECK(std::holds_alternative<std::monostate>(r.result));
+    CHECK(r.error.find("1001 members") != std::string::npos);
+    CHECK(r.error.find("party/big/members") != std::string::npos);
+}

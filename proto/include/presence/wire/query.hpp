@@ -18,6 +18,11 @@ namespace presence::wire {
 inline constexpr std::string_view query_subscription = "presence/query/+/+";
 // The largest GetPresence batch; a larger one is answered with query_status::too_large.
 inline constexpr std::size_t max_presence_batch = 100;
+// The largest party ListMembers answers: building and encoding a member list costs the
+// controller's one loop thread time in proportion to its size (tens of ms at 10,000 members),
+// so bigger parties are answered with query_status::too_large; read their retained
+// party/<id>/members snapshot instead.
+inline constexpr std::size_t max_list_members = 1000;
 
 // Which query a request asks.
 enum class query_kind { get_presence, get_user_devices, where_now, list_members };
