@@ -1,0 +1,118 @@
+// A real stack for the browser tests: mosquitto with the project's config plus a websockets
+// listener that serves the built page (http_dir), and a real presence-controller; free loopback
+// ports, a temp dir, and a stop() that ends both processes.
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function portAccepts(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what, check, timeoutMs, proc) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (proc && proc.exitCode !== null) throw new Error(`${what}: process exited with ${proc.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Rewrites a shipped broker config for a test: the MQTT listener on `port` (loopback), the
+// persistence folder in the temp dir, and a websockets listener on `wsPort` serving `httpDir`.
+// Debian's Mosquitto 2.0.11 refuses to start with a websockets listener alone ("Unable to start any
+// listening sockets"), so the plain MQTT listener stays first.
+export function rewriteConfig(text, { port, wsPort, httpDir, persistenceDir }) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    const word = line.trim().split(/\s+/)[0];
+    if (line.trim().startsWith('#')) { out.push(line); continue; }
+    if (word === 'listener') out.push(`listener ${port} 127.0.0.1`);
+    else if (word === 'persistence_location') out.push(`persistence_location ${persistenceDir}/`);
+    else if (word === 'user' || (word === 'log_dest' && line.includes('file'))) continue;
+    else if (['protocol', 'http_dir'].includes(word)) continue;
+    else out.push(line);
+  }
+  out.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets', `http_dir ${httpDir}`);
+  if (process.getuid && process.getuid() === 0) out.push('user root');
+  return out.join('\n') + '\n';
+}
+
+// Resolves once the controller's retained status says online (it publishes it after restoring).
+async function waitForControllerOnline(mqtt, port, proc, timeoutMs) {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 200, clientId: `probe-${process.pid}` });
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`presence-controller: not online after ${timeoutMs} ms`)), timeoutMs);
+      proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`presence-controller exited with ${code}`)); });
+      client.on('connect', () => client.subscribe('presence/controller/status'));
+      client.on('message', (_topic, payload) => {
+        if (payload.toString() === 'online') { clearTimeout(timer); resolve(); }
+      });
+    });
+  } finally {
+    client.end(true);
+  }
+}
+
+export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace = '5s', config = 'dev-insecure' }) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'presence-browser-'));
+  const persistenceDir = path.join(dir, 'persistence');
+  await mkdir(persistenceDir);
+  const port = await freePort();
+  const wsPort = await freePort();
+  const confText = await readFile(path.join(sourceDir, 'mosquitto-conf', `${config}.conf`), 'utf8');
+  const conf = path.join(dir, 'mosquitto.conf');
+  await writeFile(conf, rewriteConfig(confText, { port, wsPort, httpDir: webDir, persistenceDir }));
+  const procs = [];
+  const logs = { broker: path.join(dir, 'mosquitto.log'), controller: path.join(dir, 'controller.log') };
+  const launch = async (argv, log) => {
+    const { open } = await import('node:fs/promises');
+    const fh = await open(log, 'w');
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fh.fd, fh.fd] });
+    proc.on('exit', () => fh.close().catch(() => {}));
+    procs.push(proc);
+    return proc;
+  };
+  const stop = async ({ keep = false } = {}) => {
+    for (const proc of procs.reverse()) {
+      if (proc.exitCode !== null) continue;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const broker = await launch(['/usr/sbin/mosquitto', '-c', conf], logs.broker);
+    await waitFor('mosquitto', async () => (await portAccepts(port)) && (await portAccepts(wsPort)), 20000, broker);
+    const controller = await launch([controllerBin, '--broker', `tcp://127.0.0.1:${port}`,
+      '--grace', grace, '--log-level', 'debug'], logs.controller);
+    await waitForControllerOnline(mqtt, port, controller, 30000);
+  } catch (err) {
+    const tail = async (f) => (await readFile(f, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
+    await stop({ keep: true });
+    throw new Error(`${err.message}\nbroker log:\n${await tail(logs.broker)}\ncontroller log:\n${await tail(logs.controller)}`);
+  }
+  return { dir, port, wsPort, logs, stop, pageUrl: `http://127.0.0.1:${wsPort}/index.html` };
+}
