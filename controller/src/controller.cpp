@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "clock.hpp"
+#include "query.hpp"
 #include "reject_log.hpp"
 #include "restore.hpp"
 #include "session.hpp"
@@ -101,6 +102,10 @@ class controller_loop {
         }
         const auto now = clock_.now();
         tick_if_due(now);
+        if (is_query_topic(msg->get_topic())) {
+            serve_query(*msg);
+            return;
+        }
         wire::inbound in;
         const auto ec = wire::decode_inbound(msg->get_topic(), msg->get_payload(), in,
                                              wire::limits{cfg_.max_payload_bytes});
@@ -111,6 +116,34 @@ class controller_loop {
         const auto outcome = wire::apply(engine_, in, now);
         counters_.count(in.kind, outcome);
         log_decision(in, outcome);
+    }
+
+    // Answers a query from the engine's current state (every input received before it included);
+    // the reply joins the publish queue behind the effects already there.
+    void serve_query(const mqtt::message& msg) {
+        const auto& props = msg.get_properties();
+        std::optional<std::string> response_topic;
+        if (props.contains(mqtt::property::RESPONSE_TOPIC)) {
+            response_topic = mqtt::get<std::string>(props, mqtt::property::RESPONSE_TOPIC);
+        }
+        std::string correlation;
+        if (props.contains(mqtt::property::CORRELATION_DATA)) {
+            correlation = mqtt::get<std::string>(props, mqtt::property::CORRELATION_DATA);
+        }
+        auto a = answer_query(engine_, {msg.get_topic(), msg.get_payload(), response_topic,
+                                        cfg_.max_payload_bytes});
+        counters_.count(a);
+        if (a.drop != query_drop::none) {
+            if (!query_drops_.admit(std::chrono::steady_clock::now())) return;
+            spdlog::warn("query dropped topic={} reason={}{}", msg.get_topic(), to_string(a.drop),
+                         response_topic ? " response_topic=" + *response_topic : std::string());
+            return;
+        }
+        const auto kind = a.kind ? static_cast<std::size_t>(*a.kind) : wire::query_kind_count;
+        spdlog::debug("query {} user={} device={} -> {}{}", query_kind_name(kind),
+                      a.requester.user_id, a.requester.device_id, wire::to_string(a.status),
+                      a.error.empty() ? std::string() : ": " + a.error);
+        pending_.push_back({std::move(a.reply), 0, std::move(correlation)});
     }
 
     void reject(const std::string& topic, std::error_code ec) {
@@ -142,7 +175,7 @@ class controller_loop {
             note(effect);
             out.clear();
             wire::render(effect, out);
-            for (auto& o : out) pending_.push_back({std::move(o), 0});
+            for (auto& o : out) pending_.push_back({std::move(o), 0, {}});
             flush();
         }
     }
@@ -171,7 +204,7 @@ class controller_loop {
         while (!pending_.empty()) {
             auto& front = pending_.front();
             try {
-                session_.publish(front.message);
+                session_.publish(front.message, front.correlation_data);
                 ++counters_.published;
             } catch (const mqtt::exception& e) {
                 if (++front.attempts < max_publish_attempts) {
@@ -191,6 +224,9 @@ class controller_loop {
         if (const auto n = rejections_.take_suppressed(now)) {
             spdlog::warn("suppressed {} rejected-input warnings", n);
         }
+        if (const auto n = query_drops_.take_suppressed(now)) {
+            spdlog::warn("suppressed {} dropped-query warnings", n);
+        }
         if (cfg_.stats_interval.count() <= 0 || now < next_stats_) return;
         next_stats_ = now + cfg_.stats_interval;
         publish_stats();
@@ -198,13 +234,14 @@ class controller_loop {
 
     void publish_stats() {
         const auto s = engine_.stats();
-        pending_.push_back({{std::string(stats_topic), to_json(counters_, s), true}, 0});
+        pending_.push_back({{std::string(stats_topic), to_json(counters_, s), true}, 0, {}});
         spdlog::info("{}", summary(counters_, s));
     }
 
     struct pending_publish {
         wire::outbound message;
         int attempts = 0;
+        std::string correlation_data;  // MQTT 5 correlation data of a query reply
     };
 
     const config& cfg_;
@@ -213,6 +250,7 @@ class controller_loop {
     engine_clock clock_;
     counters counters_;
     reject_log rejections_;
+    reject_log query_drops_;
     std::deque<pending_publish> pending_;
     std::chrono::steady_clock::time_point next_stats_;
 };

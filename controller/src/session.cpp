@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connect.hpp"
+#include "presence/wire/query.hpp"
 
 namespace presence::controller {
 
@@ -13,9 +14,13 @@ constexpr int max_buffered_messages = 1'000'000;
 constexpr int max_inflight = 1000;
 constexpr int qos = 1;
 
+// The broker keeps the session as long as a 3.1.1 persistent session: "never expires", bounded
+// only by the broker's persistent_client_expiration.
+constexpr std::uint32_t session_expiry_never = 0xFFFFFFFF;
+
 mqtt::create_options create_options() {
     return mqtt::create_options_builder()
-        .mqtt_version(MQTTVERSION_3_1_1)
+        .mqtt_version(MQTTVERSION_5)
         .send_while_disconnected(true, false)
         .max_buffered_messages(max_buffered_messages)
         .delete_oldest_messages(false)
@@ -33,13 +38,20 @@ session::session(const config& cfg)
 session::~session() = default;
 
 bool session::connect(const std::atomic<bool>& stop) {
-    const auto options =
+    // MQTT 5, for the response topic and correlation data of queries. clean_start(false) plus a
+    // session expiry keeps the persistent session (and the inbound messages queued for it while
+    // the controller is down), as clean_session(false) did with 3.1.1.
+    auto options =
         base_connect_options(cfg_)
-            .clean_session(false)
+            .mqtt_version(MQTTVERSION_5)
+            .clean_start(false)
             .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(10))
             .max_inflight(max_inflight)
             .will(mqtt::will_options(std::string(status_topic), std::string("offline"), qos, true))
             .finalize();
+    // Set on the final object: a copied connect_options would point at the builder's properties.
+    options.set_properties(mqtt::properties{
+        {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(session_expiry_never)}});
     spdlog::debug("session: connecting");
     return connect_with_backoff(client_, options, stop, "session");
 }
@@ -47,7 +59,8 @@ bool session::connect(const std::atomic<bool>& stop) {
 void session::on_connected(const std::string& cause) {
     disable_nagle_on_tcp_sockets();
     try {
-        const auto& topics = wire::inbound_subscriptions();
+        auto topics = wire::inbound_subscriptions();
+        topics.emplace_back(wire::query_subscription);
         client_.subscribe(mqtt::string_collection::create(topics),
                           mqtt::iasync_client::qos_collection(topics.size(), qos));
         client_.publish(std::string(status_topic), "online", 6, qos, true);
@@ -74,6 +87,17 @@ void session::publish(const wire::outbound& message) {
     client_.publish(message.topic, message.payload.data(), message.payload.size(), qos,
                     message.retained);
 }
+
+void session::publish(const wire::outbound& message, const std::string& correlation_data) {
+    auto msg = mqtt::make_message(message.topic, message.payload, qos, message.retained);
+    if (!correlation_data.empty()) {
+        msg->set_properties(
+            mqtt::properties{{mqtt::property::CORRELATION_DATA, correlation_data}});
+    }
+    client_.publish(std::move(msg));
+}
+
+bool session::connected() const { return client_.is_connected(); }
 
 void session::shutdown() {
     try {

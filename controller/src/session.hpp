@@ -1,5 +1,6 @@
 #pragma once
-// The controller's main MQTT connection: persistent session, Last Will, automatic reconnect.
+// The controller's main MQTT connection (MQTT 5): persistent session, Last Will, automatic
+// reconnect, queries in and replies out.
 
 #include <mqtt/async_client.h>
 
@@ -37,6 +38,11 @@ class session {
     // Publishes with QoS 1 without waiting for the acknowledgement, so publishes pipeline.
     // Throws mqtt::exception when Paho refuses the message (e.g. its offline buffer is full).
     void publish(const wire::outbound& message);
+    // The same, with an MQTT 5 correlation data property (a query reply); none when empty.
+    void publish(const wire::outbound& message, const std::string& correlation_data);
+
+    // Whether the connection to the broker is up right now (for the health endpoint).
+    bool connected() const;
 
     // Publishes the retained "offline" status and disconnects cleanly (the will is not sent).
     void shutdown();

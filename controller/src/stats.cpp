@@ -39,6 +39,11 @@ std::uint64_t sum(const auto& values) {
 
 }  // namespace
 
+const char* query_kind_name(std::size_t k) {
+    return k < wire::query_kind_count ? wire::to_string(static_cast<wire::query_kind>(k))
+                                      : "unknown";
+}
+
 std::string to_json(const counters& c, const core::engine_stats& s) {
     json_object j;
     for (std::size_t k = 0; k < inbound_kind_count; ++k) {
@@ -67,6 +72,17 @@ std::string to_json(const counters& c, const core::engine_stats& s) {
     j.add("restored_parties", c.restored_parties);
     j.add("restore_rejected", c.restore_rejected);
     j.add("connection_lost", c.connection_lost);
+    for (std::size_t k = 0; k <= wire::query_kind_count; ++k) {
+        for (std::size_t st = 0; st < wire::query_status_count; ++st) {
+            j.add(std::string("query_") + query_kind_name(k) + "_" +
+                      wire::to_string(static_cast<wire::query_status>(st + 1)),
+                  c.queries[k][st]);
+        }
+    }
+    for (std::size_t d = 1; d < query_drop_count; ++d) {
+        j.add(std::string("query_dropped_") + to_string(static_cast<query_drop>(d)),
+              c.queries_dropped[d]);
+    }
     j.add("parties", s.parties);
     j.add("members", s.members);
     j.add("reconnecting_members", s.reconnecting_members);

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "presence/core/engine.hpp"
+#include "presence/wire/query.hpp"
 #include "presence/wire/wire.hpp"
+#include "query.hpp"
 
 namespace presence::controller {
 
@@ -27,6 +29,11 @@ struct counters {
     std::uint64_t restored_parties = 0;
     std::uint64_t restore_rejected = 0;
     std::uint64_t connection_lost = 0;
+    // Queries answered, per kind and status; the last kind row counts payloads that named no
+    // query ("unknown"). Dropped queries (no answer at all) are counted per cause.
+    std::array<std::array<std::uint64_t, wire::query_status_count>, wire::query_kind_count + 1>
+        queries{};
+    std::array<std::uint64_t, query_drop_count> queries_dropped{};
 
     // Counts one decoded input and what the engine did with it.
     void count(wire::inbound_kind kind, core::outcome o) {
@@ -35,7 +42,19 @@ struct counters {
     }
     // Counts one rejected input.
     void count(wire::error e) { ++rejected[static_cast<std::size_t>(e)]; }
+    // Counts one query: answered (per kind and status) or dropped (per cause).
+    void count(const query_answer& a) {
+        if (a.drop != query_drop::none) {
+            ++queries_dropped[static_cast<std::size_t>(a.drop)];
+            return;
+        }
+        const auto kind = a.kind ? static_cast<std::size_t>(*a.kind) : wire::query_kind_count;
+        ++queries[kind][static_cast<std::size_t>(a.status) - 1];
+    }
 };
+
+// The label of a row of counters::queries: a query kind, or "unknown" for the last row.
+const char* query_kind_name(std::size_t k);
 
 // One flat JSON object: inbound_<kind>, outcome_<outcome>, outcome_<kind>_<outcome>,
 // rejected_<reason>, the other counters, and the engine gauges.
