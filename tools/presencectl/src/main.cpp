@@ -23,7 +23,7 @@ constexpr const char* exit_codes_help = R"(
 Exit codes:
   0  success (who: every user online; where: in at least one party; members: not empty)
   1  not found: a user is offline (who), in no party (where), or the party is empty (members)
-  2  usage: bad flags or arguments
+  2  usage: bad flags or arguments (including ids the protocol refuses)
   3  broker or controller trouble: cannot connect, refused, connection lost, no reply in time
 
 Examples:
@@ -59,6 +59,7 @@ int main_impl(int argc, char** argv) {
                  "mqtt-presence"};
     app.footer(exit_codes_help);
     app.require_subcommand(1);
+    app.fallthrough();  // common flags may also come after the subcommand
 
     common_options common;
     std::string password;

@@ -11,6 +11,8 @@
 #include "error.hpp"
 #include "format.hpp"
 #include "mqtt_client.hpp"
+#include "presence/wire/query.hpp"
+#include "presence/wire/wire.hpp"
 #include "session.hpp"
 
 namespace presence::ctl {
@@ -47,7 +49,8 @@ pb::QueryResponse ask(const common_options& common, const pb::QueryRequest& requ
             throw failure(exit_broker, "the reply on " + msg->topic + " is not a QueryResponse");
         }
         if (response.status() != pb::QUERY_STATUS_OK) {
-            throw failure(exit_broker,
+            // BAD_REQUEST and TOO_LARGE: the question was wrong, not the system.
+            throw failure(exit_usage,
                           "the controller refused the query: " +
                               pb::QueryStatus_Name(response.status()) +
                               (response.error().empty() ? "" : " (" + response.error() + ")"));
@@ -58,9 +61,23 @@ pb::QueryResponse ask(const common_options& common, const pb::QueryRequest& requ
                                    " ms (is the controller running and serving queries?)");
 }
 
+void require_ids(const std::vector<std::string>& ids, const char* what) {
+    for (const auto& id : ids) {
+        if (!wire::valid_identifier(id)) {
+            throw failure(exit_usage, std::string("bad ") + what + " '" + id +
+                                          "': ids are 1-64 characters of [A-Za-z0-9._-]");
+        }
+    }
+    if (ids.size() > wire::max_presence_batch) {
+        throw failure(exit_usage, "at most " + std::to_string(wire::max_presence_batch) +
+                                      " users per query");
+    }
+}
+
 }  // namespace
 
 int run_who(const common_options& common, const std::vector<std::string>& users) {
+    require_ids(users, "user id");
     pb::QueryRequest req;
     for (const auto& u : users) req.mutable_get_presence()->add_user_ids(u);
     const auto res = ask(common, req);
@@ -74,6 +91,7 @@ int run_who(const common_options& common, const std::vector<std::string>& users)
 }
 
 int run_where(const common_options& common, const std::string& user) {
+    require_ids({user}, "user id");
     pb::QueryRequest req;
     req.mutable_where_now()->set_user_id(user);
     const auto res = ask(common, req);
@@ -86,6 +104,7 @@ int run_where(const common_options& common, const std::string& user) {
 }
 
 int run_members(const common_options& common, const std::string& party) {
+    require_ids({party}, "party id");
     pb::QueryRequest req;
     req.mutable_list_members()->set_party_id(party);
     const auto res = ask(common, req);

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "format.hpp"
+#include "presence/wire/wire.hpp"
 #include "session.hpp"
 
 namespace presence::ctl {
@@ -49,6 +50,10 @@ bool print(const received& msg, const std::string& members_topic, bool json) {
 }  // namespace
 
 int run_watch(const common_options& common, const watch_options& opts) {
+    if (!wire::valid_identifier(opts.party)) {
+        throw failure(exit_usage, "bad party id '" + opts.party +
+                                      "': ids are 1-64 characters of [A-Za-z0-9._-]");
+    }
     auto conn = open_session(common, /*mqtt5=*/true);
     const std::string members_topic = "party/" + opts.party + "/members";
     const std::string events_topic = "party/" + opts.party + "/events";
