@@ -40,15 +40,34 @@ async function waitFor(what, check, timeoutMs, proc) {
 // persistence folder in the temp dir, and a websockets listener on `wsPort` serving `httpDir`.
 // Debian's Mosquitto 2.0.11 refuses to start with a websockets listener alone ("Unable to start any
 // listening sockets"), so the plain MQTT listener stays first.
-export function rewriteConfig(text, { port, wsPort, httpDir, persistenceDir }) {
+// With the plugin, its path becomes `pluginSo` and a relative key path is resolved from `sourceDir`.
+export function rewriteConfig(text, { port, wsPort, httpDir, persistenceDir, pluginSo, sourceDir }) {
   const out = [];
+  let lastListener = -1;
   for (const line of text.split('\n')) {
-    const word = line.trim().split(/\s+/)[0];
+    const words = line.trim().split(/\s+/);
+    const word = words[0];
     if (line.trim().startsWith('#')) { out.push(line); continue; }
-    if (word === 'listener') out.push(`listener ${port} 127.0.0.1`);
+    // A websockets listener of the shipped config (and its http_dir) is replaced by the test's
+    // own below.
+    if (word === 'protocol' && words[1] === 'websockets') {
+      if (lastListener >= 0) out.splice(lastListener, 1);
+      lastListener = -1;
+      continue;
+    }
+    if (word === 'listener') {
+      lastListener = out.length;
+      out.push(`listener ${port} 127.0.0.1`);
+    }
+    else if (word === 'plugin') {
+      if (!pluginSo) throw new Error('the config loads a plugin but no plugin path was given');
+      out.push(`plugin ${pluginSo}`);
+    } else if (word === 'plugin_opt_jwt_key_file') {
+      out.push(`plugin_opt_jwt_key_file ${path.resolve(sourceDir, words[1])}`);
+    }
     else if (word === 'persistence_location') out.push(`persistence_location ${persistenceDir}/`);
     else if (word === 'user' || (word === 'log_dest' && line.includes('file'))) continue;
-    else if (['protocol', 'http_dir'].includes(word)) continue;
+    else if (word === 'http_dir') continue;
     else out.push(line);
   }
   out.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets', `http_dir ${httpDir}`);

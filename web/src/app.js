@@ -300,14 +300,22 @@ function connect() {
     if (topic === members) onSnapshot(text);
     else if (topic === events) onEvent(text);
   });
+  let refused = false;
   client.on('error', (err) => {
     if (state.client !== client) return;
-    setStatus('error', `connection error: ${err.message}`);
+    // CONNACK 4 (bad user name or password) / 5 (not authorized): retrying cannot help.
+    refused = err.code === 4 || err.code === 5;
+    setStatus('error', refused ? `the broker refused ${user}/${device}: ${err.message}`
+      : `connection error: ${err.message}`);
   });
   client.on('close', () => {
     if (state.client !== client) return;
     state.client = null;
     if (state.airplane) return;
+    if (refused) {
+      updateButtons();
+      return;
+    }
     setStatus('connecting', `connection lost; reconnecting in ${RECONNECT_DELAY_MS / 1000} s`);
     state.reconnectTimer = setTimeout(connect, RECONNECT_DELAY_MS);
     updateButtons();
