@@ -48,6 +48,17 @@ CLI::Validator bytes_validator() {
         "");
 }
 
+CLI::Validator listen_validator() {
+    return CLI::Validator(
+        [](std::string& value) {
+            if (parse_listen_address(value)) return std::string();
+            return "invalid listen address \"" + value +
+                   "\" (use HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:9102 or "
+                   "[::1]:9102, or off)";
+        },
+        "");
+}
+
 void add_duration(CLI::App& app, const std::string& name, core::duration& target,
                   const std::string& default_text, const std::string& help) {
     app.add_option_function<std::string>(
@@ -76,6 +87,28 @@ parse_result usage_error(const std::string& what) {
 }
 
 }  // namespace
+
+std::optional<listen_address> parse_listen_address(std::string_view text) {
+    if (text == "off") return listen_address{false, {}, 0};
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string_view host = text.substr(0, colon);
+    const std::string_view port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+        return std::nullopt;  // an IPv6 address needs brackets
+    }
+    if (host.empty() || host.find_first_of(" []/") != std::string_view::npos) return std::nullopt;
+    unsigned port = 0;
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+        return std::nullopt;
+    }
+    return listen_address{true, std::string(host), static_cast<std::uint16_t>(port)};
+}
 
 parse_result parse_args(int argc, const char* const* argv) {
     parse_result result;
@@ -113,6 +146,19 @@ parse_result parse_args(int argc, const char* const* argv) {
                  "How long to wait for retained state at start");
     add_duration(app, "--stats-interval", cfg.stats_interval, "10s",
                  "How often to publish presence/controller/stats (0s disables)");
+
+    app.add_option_function<std::string>(
+           "--http-listen",
+           [&cfg](const std::string& v) {
+               const auto address = *parse_listen_address(v);
+               cfg.http_enabled = address.enabled;
+               cfg.http_host = address.host;
+               cfg.http_port = address.port;
+           },
+           "Serve GET /metrics (Prometheus) and GET /healthz on HOST:PORT; off disables")
+        ->check(listen_validator())
+        ->type_name("HOST:PORT|off")
+        ->default_str("127.0.0.1:9102");
 
     try {
         app.parse(argc, argv);

@@ -6,11 +6,16 @@
 #include <thread>
 
 #include "clock.hpp"
+#include "http.hpp"
 #include "query.hpp"
 #include "reject_log.hpp"
 #include "restore.hpp"
 #include "session.hpp"
 #include "stats.hpp"
+
+#ifndef PRESENCE_VERSION
+#define PRESENCE_VERSION "unknown"
+#endif
 
 namespace presence::controller {
 
@@ -23,6 +28,8 @@ constexpr std::size_t max_burst = 1000;
 // A publish Paho keeps refusing is dropped after this many tries, so one bad message cannot
 // wedge the pipeline.
 constexpr int max_publish_attempts = 5;
+// How often the loop hands the HTTP endpoints a fresh metrics snapshot.
+constexpr auto metrics_interval = std::chrono::milliseconds(100);
 
 std::string session_part(std::string_view session_id) {
     return session_id.empty() ? std::string() : " session=" + std::string(session_id);
@@ -41,9 +48,10 @@ std::string current_session(const core::engine& engine, const core::device_key& 
 // The controller's state for one run: the engine, its clock, the session and the counters.
 class controller_loop {
   public:
-    controller_loop(const config& cfg, session& mqtt)
+    controller_loop(const config& cfg, session& mqtt, http_server* http)
         : cfg_(cfg),
           session_(mqtt),
+          http_(http),
           engine_(core::engine_config{.grace = cfg.grace, .defer_snapshots = true}),
           next_stats_(std::chrono::steady_clock::now() + cfg.stats_interval) {}
 
@@ -53,12 +61,17 @@ class controller_loop {
         counters_.restored_users = state.users.size();
         counters_.restored_parties = state.parties.size();
         counters_.restore_rejected = state.rejected;
+        restore_complete_ = state.complete;
     }
 
     // One pass: wait for input (bounded by the next grace deadline), handle the burst that is
     // queued, expire what is due, and publish every effect.
     void step() {
-        if (auto msg = session_.next(wait_time())) {
+        auto msg = session_.next(wait_time());
+        const auto started = std::chrono::steady_clock::now();
+        bool worked = false;
+        if (msg) {
+            worked = true;
             handle(*msg);
             for (std::size_t n = 1; n < max_burst; ++n) {
                 auto more = session_.next(std::chrono::milliseconds(0));
@@ -66,10 +79,12 @@ class controller_loop {
                 handle(*more);
             }
         }
-        tick_if_due(clock_.now());
+        worked = tick_if_due(clock_.now()) || worked;
         drain_effects();
         flush();
-        report(std::chrono::steady_clock::now());
+        const auto done = std::chrono::steady_clock::now();
+        if (worked) counters_.processing.observe(done - started);
+        report(done);
     }
 
     // Publishes the final stats and everything still pending before a clean shutdown.
@@ -88,10 +103,12 @@ class controller_loop {
         return wait;
     }
 
-    void tick_if_due(core::time_point now) {
+    bool tick_if_due(core::time_point now) {
         if (const auto deadline = engine_.next_deadline(); deadline && *deadline <= now) {
             engine_.tick(now);
+            return true;
         }
+        return false;
     }
 
     void handle(const mqtt::const_message_ptr& msg) {
@@ -130,8 +147,8 @@ class controller_loop {
         if (props.contains(mqtt::property::CORRELATION_DATA)) {
             correlation = mqtt::get<std::string>(props, mqtt::property::CORRELATION_DATA);
         }
-        auto a = answer_query(engine_, {msg.get_topic(), msg.get_payload(), response_topic,
-                                        cfg_.max_payload_bytes});
+        auto a = answer_query(
+            engine_, {msg.get_topic(), msg.get_payload(), response_topic, cfg_.max_payload_bytes});
         counters_.count(a);
         if (a.drop != query_drop::none) {
             if (!query_drops_.admit(std::chrono::steady_clock::now())) return;
@@ -184,6 +201,7 @@ class controller_loop {
         const auto* e = std::get_if<core::publish_event>(&effect);
         if (e == nullptr) return;
         const auto& ev = e->event;
+        counters_.count(ev);
         if (ev.kind == core::event_kind::left && ev.reason == core::leave_reason::timeout) {
             ++counters_.grace_expiries;
             spdlog::info("expired party={} user={} rev={}", ev.party_id, ev.member.user_id,
@@ -227,15 +245,40 @@ class controller_loop {
         if (const auto n = query_drops_.take_suppressed(now)) {
             spdlog::warn("suppressed {} dropped-query warnings", n);
         }
+        if (http_ != nullptr) {
+            const bool engine_wanted = http_->take_engine_stats_request();
+            if (engine_wanted || now >= next_metrics_) {
+                if (engine_wanted) refresh_engine_stats(now);
+                http_->publish(std::make_shared<const metrics_snapshot>(snapshot(now)));
+                next_metrics_ = now + metrics_interval;
+            }
+        }
         if (cfg_.stats_interval.count() <= 0 || now < next_stats_) return;
         next_stats_ = now + cfg_.stats_interval;
         publish_stats();
     }
 
+    void refresh_engine_stats(std::chrono::steady_clock::time_point now) {
+        engine_stats_ = engine_.stats();
+        engine_stats_at_ = now;
+    }
+
+    metrics_snapshot snapshot(std::chrono::steady_clock::time_point now) const {
+        metrics_snapshot m{counters_, engine_stats_, {}, now, engine_stats_at_};
+        m.h.restore_done = true;  // the loop runs only after the restore
+        m.h.restore_complete = restore_complete_;
+        m.h.broker_connected = session_.connected();
+        m.h.broker_connects = session_.connects();
+        m.h.publish_queue_depth = pending_.size();
+        return m;
+    }
+
     void publish_stats() {
-        const auto s = engine_.stats();
-        pending_.push_back({{std::string(stats_topic), to_json(counters_, s), true}, 0, {}});
-        spdlog::info("{}", summary(counters_, s));
+        const auto now = std::chrono::steady_clock::now();
+        refresh_engine_stats(now);
+        const auto m = snapshot(now);
+        pending_.push_back({{std::string(stats_topic), to_json(m), true}, 0, {}});
+        spdlog::info("{}", summary(counters_, engine_stats_));
     }
 
     struct pending_publish {
@@ -246,6 +289,7 @@ class controller_loop {
 
     const config& cfg_;
     session& session_;
+    http_server* http_;  // null with --http-listen off or when it could not bind
     core::engine engine_;
     engine_clock clock_;
     counters counters_;
@@ -253,15 +297,29 @@ class controller_loop {
     reject_log query_drops_;
     std::deque<pending_publish> pending_;
     std::chrono::steady_clock::time_point next_stats_;
+    std::chrono::steady_clock::time_point next_metrics_{};
+    core::engine_stats engine_stats_{};
+    std::chrono::steady_clock::time_point engine_stats_at_{};
+    bool restore_complete_ = false;
 };
 
 int run_until_stopped(const config& cfg, const std::atomic<bool>& stop) {
     spdlog::info("presence-controller starting: broker={} client_id={} grace={}ms", cfg.broker,
                  cfg.client_id, cfg.grace.count());
+    // Up before the restore, so /healthz says "restoring" rather than nothing while it runs.
+    std::unique_ptr<http_server> http;
+    if (cfg.http_enabled) {
+        http = std::make_unique<http_server>(PRESENCE_VERSION);
+        if (http->start(cfg.http_host, cfg.http_port)) {
+            http->publish(std::make_shared<const metrics_snapshot>());
+        } else {
+            http.reset();
+        }
+    }
     const auto state = fetch_retained_state(cfg, stop);
     if (!state) return 0;
     session mqtt(cfg);
-    controller_loop loop(cfg, mqtt);
+    controller_loop loop(cfg, mqtt, http.get());
     loop.restore(*state);
     if (!mqtt.connect(stop)) return 0;
 
@@ -274,6 +332,7 @@ int run_until_stopped(const config& cfg, const std::atomic<bool>& stop) {
         }
     }
     spdlog::info("stopping");
+    if (http) http->stop();
     loop.finish();
     mqtt.shutdown();
     spdlog::info("stopped cleanly");

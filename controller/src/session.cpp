@@ -58,6 +58,7 @@ bool session::connect(const std::atomic<bool>& stop) {
 
 void session::on_connected(const std::string& cause) {
     disable_nagle_on_tcp_sockets();
+    connects_.fetch_add(1);
     try {
         auto topics = wire::inbound_subscriptions();
         topics.emplace_back(wire::query_subscription);
@@ -91,8 +92,7 @@ void session::publish(const wire::outbound& message) {
 void session::publish(const wire::outbound& message, const std::string& correlation_data) {
     auto msg = mqtt::make_message(message.topic, message.payload, qos, message.retained);
     if (!correlation_data.empty()) {
-        msg->set_properties(
-            mqtt::properties{{mqtt::property::CORRELATION_DATA, correlation_data}});
+        msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, correlation_data}});
     }
     client_.publish(std::move(msg));
 }

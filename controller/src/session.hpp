@@ -43,6 +43,8 @@ class session {
 
     // Whether the connection to the broker is up right now (for the health endpoint).
     bool connected() const;
+    // How many times the session has connected (1 + reconnects), for metrics.
+    std::uint64_t connects() const { return connects_.load(); }
 
     // Publishes the retained "offline" status and disconnects cleanly (the will is not sent).
     void shutdown();
@@ -52,6 +54,7 @@ class session {
 
     const config& cfg_;
     mqtt::async_client client_;
+    std::atomic<std::uint64_t> connects_{0};
 };
 
 }  // namespace presence::controller

@@ -18,6 +18,12 @@ class json_object {
         text_ += "\":";
         text_ += std::to_string(value);
     }
+    // Appends the fields of another object (its text without the braces).
+    void merge(std::string_view object) {
+        if (object.size() <= 2) return;
+        text_ += text_.empty() ? '{' : ',';
+        text_.append(object.substr(1, object.size() - 2));
+    }
     std::string done() && {
         text_ += text_.empty() ? "{}" : "}";
         return std::move(text_);
@@ -31,6 +37,13 @@ std::uint64_t outcome_total(const counters& c, std::size_t o) {
     std::uint64_t n = 0;
     for (const auto& per_kind : c.outcomes) n += per_kind[o];
     return n;
+}
+
+// A histogram quantile as whole microseconds: the upper bound of its bucket, 0 when empty,
+// 1000001 when it lies beyond the last bound (1 s).
+std::uint64_t quantile_us(const latency_histogram& h, double q) {
+    const double bound = h.quantile_bound(q);
+    return bound > 1.0 ? 1'000'001 : static_cast<std::uint64_t>(bound * 1e6 + 0.5);
 }
 
 std::uint64_t sum(const auto& values) {
@@ -74,6 +87,7 @@ std::string to_json(const counters& c, const core::engine_stats& s) {
     j.add("connection_lost", c.connection_lost);
     for (std::size_t k = 0; k <= wire::query_kind_count; ++k) {
         for (std::size_t st = 0; st < wire::query_status_count; ++st) {
+            if (k == wire::query_kind_count && st == 0) continue;  // "unknown" is never ok
             j.add(std::string("query_") + query_kind_name(k) + "_" +
                       wire::to_string(static_cast<wire::query_status>(st + 1)),
                   c.queries[k][st]);
@@ -83,12 +97,34 @@ std::string to_json(const counters& c, const core::engine_stats& s) {
         j.add(std::string("query_dropped_") + to_string(static_cast<query_drop>(d)),
               c.queries_dropped[d]);
     }
+    for (std::size_t k = 0; k < event_kind_count; ++k) {
+        j.add(std::string("events_") + core::to_string(static_cast<core::event_kind>(k)),
+              c.events[k]);
+    }
+    for (std::size_t r = 0; r < leave_reason_count; ++r) {
+        j.add(std::string("leaves_") + core::to_string(static_cast<core::leave_reason>(r)),
+              c.leaves[r]);
+    }
+    j.add("processing_count", c.processing.count());
+    j.add("processing_sum_us", static_cast<std::uint64_t>(c.processing.sum_seconds() * 1e6));
+    j.add("processing_p50_us", quantile_us(c.processing, 0.5));
+    j.add("processing_p99_us", quantile_us(c.processing, 0.99));
     j.add("parties", s.parties);
     j.add("members", s.members);
     j.add("reconnecting_members", s.reconnecting_members);
     j.add("devices", s.devices);
     j.add("live_devices", s.live_devices);
     j.add("users", s.users);
+    return std::move(j).done();
+}
+
+std::string to_json(const metrics_snapshot& m) {
+    json_object j;
+    j.merge(to_json(m.c, m.engine));
+    j.add("broker_connected", m.h.broker_connected ? 1 : 0);
+    j.add("broker_connects", m.h.broker_connects);
+    j.add("restore_complete", m.h.restore_complete ? 1 : 0);
+    j.add("publish_queue_depth", m.h.publish_queue_depth);
     return std::move(j).done();
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "metrics.hpp"
 #include "presence/core/engine.hpp"
 #include "presence/wire/query.hpp"
 #include "presence/wire/wire.hpp"
@@ -15,6 +16,8 @@ namespace presence::controller {
 inline constexpr std::size_t inbound_kind_count = 6;  // wire::inbound_kind values
 inline constexpr std::size_t outcome_count = 4;       // core::outcome values
 inline constexpr std::size_t error_count = 7;         // wire::error values, ok included
+inline constexpr std::size_t event_kind_count = 5;    // core::event_kind values
+inline constexpr std::size_t leave_reason_count = 3;  // core::leave_reason values
 
 // Everything the controller counts, so operators and integration tests can see what happened to
 // the input (how much arrived, what it did, what was rejected and why) without reading logs.
@@ -34,6 +37,12 @@ struct counters {
     std::array<std::array<std::uint64_t, wire::query_status_count>, wire::query_kind_count + 1>
         queries{};
     std::array<std::uint64_t, query_drop_count> queries_dropped{};
+    // Party events published, per kind; members that left, per reason.
+    std::array<std::uint64_t, event_kind_count> events{};
+    std::array<std::uint64_t, leave_reason_count> leaves{};
+    // Time from taking the first message of an input burst off the queue to every effect of
+    // the burst handed to the MQTT client; also the grace-expiry passes without input.
+    latency_histogram processing;
 
     // Counts one decoded input and what the engine did with it.
     void count(wire::inbound_kind kind, core::outcome o) {
@@ -42,6 +51,11 @@ struct counters {
     }
     // Counts one rejected input.
     void count(wire::error e) { ++rejected[static_cast<std::size_t>(e)]; }
+    // Counts one published party event.
+    void count(const core::party_event& e) {
+        ++events[static_cast<std::size_t>(e.kind)];
+        if (e.kind == core::event_kind::left) ++leaves[static_cast<std::size_t>(e.reason)];
+    }
     // Counts one query: answered (per kind and status) or dropped (per cause).
     void count(const query_answer& a) {
         if (a.drop != query_drop::none) {
@@ -59,6 +73,27 @@ const char* query_kind_name(std::size_t k);
 // One flat JSON object: inbound_<kind>, outcome_<outcome>, outcome_<kind>_<outcome>,
 // rejected_<reason>, the other counters, and the engine gauges.
 std::string to_json(const counters& c, const core::engine_stats& s);
+
+// Everything /metrics, /healthz and the stats topic show, captured by the loop thread at one
+// instant and never changed afterwards, so the HTTP thread can read it without a lock.
+struct metrics_snapshot {
+    counters c;
+    core::engine_stats engine;
+    health h;
+    std::chrono::steady_clock::time_point taken_at{};
+    // engine_stats() walks every member, so the loop refreshes these gauges only when a scrape
+    // or the stats topic needs them; this says when they were taken.
+    std::chrono::steady_clock::time_point engine_taken_at{};
+};
+
+// The stats topic's JSON (see to_json above) plus the health facts: broker_connected,
+// broker_connects, restore_complete, publish_queue_depth.
+std::string to_json(const metrics_snapshot& m);
+
+// Renders the snapshot as Prometheus text exposition format 0.0.4: one # HELP and # TYPE line
+// per family before its samples, presence_ prefix, labels for kinds, outcomes, causes and
+// reasons, the processing latency as a histogram (_bucket{le=...}, _sum, _count).
+std::string to_prometheus(const metrics_snapshot& m, std::string_view version);
 
 // A one-line summary for the log.
 std::string summary(const counters& c, const core::engine_stats& s);

@@ -1,5 +1,6 @@
 #include "presence/testing/controller_process.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <stdexcept>
 
@@ -35,6 +36,15 @@ std::filesystem::path controller_binary() { return PRESENCE_CONTROLLER_BIN; }
 controller_process::controller_process(controller_options options, std::filesystem::path log_dir)
     : options_(std::move(options)), log_(std::move(log_dir) / "controller.log") {
     if (options_.binary.empty()) options_.binary = controller_binary();
+    const bool in_extra_args = std::find(options_.extra_args.begin(), options_.extra_args.end(),
+                                         "--http-listen") != options_.extra_args.end();
+    if (options_.http_listen.empty() && !in_extra_args) {
+        http_port_ = free_port();
+        options_.http_listen = "127.0.0.1:" + std::to_string(http_port_);
+    } else if (options_.http_listen != "off" && !in_extra_args) {
+        const auto colon = options_.http_listen.rfind(':');
+        http_port_ = static_cast<std::uint16_t>(std::stoi(options_.http_listen.substr(colon + 1)));
+    }
 }
 
 controller_process::~controller_process() {
@@ -53,6 +63,9 @@ void controller_process::start() {
         options_.stats_interval,  "--log-level", options_.log_level};
     if (!options_.username.empty()) argv.insert(argv.end(), {"--username", options_.username});
     if (!options_.password.empty()) argv.insert(argv.end(), {"--password", options_.password});
+    if (!options_.http_listen.empty()) {
+        argv.insert(argv.end(), {"--http-listen", options_.http_listen});
+    }
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
     proc_ = std::make_unique<process>(std::move(argv), log_);
 }

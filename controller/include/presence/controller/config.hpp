@@ -1,7 +1,10 @@
 #pragma once
 // Controller configuration: command-line flags, optionally backed by a config file.
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "presence/core/types.hpp"
@@ -20,7 +23,21 @@ struct config {
     std::size_t max_payload_bytes = 16 * 1024;
     core::duration restore_timeout = std::chrono::seconds(10);
     core::duration stats_interval = std::chrono::seconds(10);  // 0 disables the stats topic
+    // Where GET /metrics and /healthz are served; http_enabled is false for "--http-listen off".
+    bool http_enabled = true;
+    std::string http_host = "127.0.0.1";
+    std::uint16_t http_port = 9102;
 };
+
+// A parsed --http-listen value: HOST:PORT, [IPV6]:PORT, or "off".
+struct listen_address {
+    bool enabled = true;
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+// Parses --http-listen; nullopt when it is neither "off" nor HOST:PORT with a port of 1-65535.
+std::optional<listen_address> parse_listen_address(std::string_view text);
 
 // Result of parsing the command line: either a config, or an exit code plus a message to print
 // (help text, version, or a clear error naming the bad value).

@@ -2,6 +2,7 @@
 // The real presence-controller binary as a child process, so integration tests exercise exactly
 // what ships, including crash (kill -9) and restart.
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -20,6 +21,9 @@ struct controller_options {
     std::string grace = "2s";
     std::string stats_interval = "1s";
     std::string log_level = "debug";
+    // --http-listen: empty picks 127.0.0.1:<a free port> (kept across restarts), so parallel
+    // tests never share the default port; "off" disables the endpoints.
+    std::string http_listen;
     std::vector<std::string> extra_args;
     std::filesystem::path binary;  // empty: the one CMake built (PRESENCE_CONTROLLER_BIN)
 };
@@ -55,6 +59,8 @@ class controller_process {
     // The last lines of the controller's log, for failure messages.
     std::string log_tail(std::size_t lines = 60) const;
     const std::filesystem::path& log() const { return log_; }
+    // The port of /metrics and /healthz (0 when disabled or set through extra_args).
+    std::uint16_t http_port() const { return http_port_; }
 
   private:
     void wait_status_not_online(std::chrono::milliseconds timeout);
@@ -63,6 +69,7 @@ class controller_process {
     std::filesystem::path log_;
     std::unique_ptr<process> proc_;
     bool failed_ = false;
+    std::uint16_t http_port_ = 0;
 };
 
 }  // namespace presence::testing
