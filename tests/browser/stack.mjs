@@ -126,7 +126,7 @@ export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace
     const broker = await launch(['/usr/sbin/mosquitto', '-c', conf], logs.broker);
     await waitFor('mosquitto', async () => (await portAccepts(port)) && (await portAccepts(wsPort)), 20000, broker);
     const controller = await launch([controllerBin, '--broker', `tcp://127.0.0.1:${port}`,
-      '--grace', grace, '--log-level', 'debug'], logs.controller);
+      '--grace', grace, '--log-level', 'debug', '--http-listen', 'off'], logs.controller);
     await waitForControllerOnline(mqtt, port, controller, 30000);
   } catch (err) {
     const tail = async (f) => (await readFile(f, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');

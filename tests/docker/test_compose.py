@@ -261,12 +261,12 @@ def run_stack(tmp, services, docker_conf, procs):
     ctl = services["controller"]
     argv = [BIN["controller"]] + [rewrite_paths(a, paths) for a in ctl["command"]]
     argv = [a.replace("tcp://broker:1883", f"tcp://127.0.0.1:{port}")
-             .replace("0.0.0.0:9100", f"127.0.0.1:{http_port}") for a in argv]
+             .replace("0.0.0.0:9102", f"127.0.0.1:{http_port}") for a in argv]
     check(ctl["entrypoint"] == ["presence-controller"], "controller entrypoint is presence-controller")
     clog = os.path.join(tmp, "controller.log")
     controller = subprocess.Popen(argv, stdout=open(clog, "w"), stderr=subprocess.STDOUT)
     procs.append(controller)
-    controller_hc = {"127.0.0.1:9100": f"127.0.0.1:{http_port}"}
+    controller_hc = {"127.0.0.1:9102": f"127.0.0.1:{http_port}"}
     if not check(wait_until("controller healthcheck",
                             lambda: healthcheck("controller", controller_hc).returncode == 0,
                             30, controller),
