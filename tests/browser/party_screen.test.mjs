@@ -41,7 +41,7 @@ async function shot(page, name) {
   return file;
 }
 
-async function openDevice(user, device) {
+async function openDevice(user, device, extra = '') {
   const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
   page.on('pageerror', (err) => console.log(`[${user}] page error: ${err.message}`));
   page.on('console', (msg) => {
@@ -49,7 +49,7 @@ async function openDevice(user, device) {
     if (msg.type() === 'error' && !/status of 404/.test(msg.text())) console.log(`[${user}] console: ${msg.text()}`);
   });
   const url = `${stack.pageUrl}?user=${user}&device=${device}&party=${party}` +
-    `&name=${user[0].toUpperCase()}${user.slice(1)}&autojoin=1`;
+    `&name=${user[0].toUpperCase()}${user.slice(1)}&autojoin=1${extra}`;
   await page.goto(url);
   await page.waitForSelector('#status[data-state="online"]', WAIT);
   return page;
@@ -101,7 +101,8 @@ test('party screen in headless Chromium', async (t) => {
   });
 
   await step('two people join and each sees the other', async () => {
-    alice = await openDevice('alice', 'alice-tab');
+    // Alice's avatar URL points nowhere: every screen falls back to her initials.
+    alice = await openDevice('alice', 'alice-tab', '&avatar=http://127.0.0.1:9/alice.png');
     bob = await openDevice('bob', 'bob-tab');
     await alice.waitForSelector(avatar('bob'), WAIT);
     await bob.waitForSelector(avatar('alice'), WAIT);
@@ -109,6 +110,12 @@ test('party screen in headless Chromium', async (t) => {
     assert.equal(await alice.textContent(`${avatar('bob')} .name`), 'Bob');
     assert.equal(await alice.getAttribute(avatar('bob'), 'data-state'), 'present');
     assert.equal((await alice.textContent(`${avatar('bob')} .circle`)).trim(), 'BO');
+    assert.equal(await bob.evaluate(() => window.presence.members.get('alice').profile.avatar_url),
+      'http://127.0.0.1:9/alice.png');
+    await bob.waitForFunction((sel) => {
+      const circle = document.querySelector(sel);
+      return circle && !circle.querySelector('img') && circle.textContent.trim() === 'AL';
+    }, `${avatar('alice')} .circle`, WAIT);
     await alice.waitForFunction(() => !document.querySelector('.avatar.pop-in'), null, WAIT);
     await shot(alice, '1-alice-sees-bob');
     await shot(bob, '1-bob-sees-alice');

@@ -72,6 +72,7 @@ function initIdentity() {
   $('display-name').value = params.get('name') || sessionStorage.getItem('presence.name') ||
     user.charAt(0).toUpperCase() + user.slice(1);
   $('party').value = params.get('party') || state.config.party || 'demo';
+  $('avatar-url').value = params.get('avatar') || sessionStorage.getItem('presence.avatar') || '';
   if (state.config.development_only) {
     $('dev-note').hidden = false;
     $('dev-note').textContent = state.config.note ||
@@ -109,7 +110,7 @@ function updateButtons() {
   $('airplane').textContent = state.airplane ? 'Back online' : 'Airplane mode';
   $('airplane').classList.toggle('on', state.airplane);
   $('signout').disabled = !online;
-  for (const id of ['user', 'device', 'display-name']) $(id).disabled = state.client !== null || state.airplane;
+  for (const id of ['user', 'device', 'display-name', 'avatar-url']) $(id).disabled = state.client !== null || state.airplane;
 }
 
 // ---- the party screen ------------------------------------------------------------------------
@@ -137,15 +138,24 @@ function fillAvatar(el, member) {
   const display = profile.display_name || member.user_id;
   const circle = el.querySelector('.circle');
   const countdown = el.querySelector('.countdown');
-  if (profile.avatar_url && /^https?:\/\//.test(profile.avatar_url)) {
+  const url = profile.avatar_url;
+  // An image that fails to load (offline demo, bad URL) falls back to the initials.
+  if (url && /^https?:\/\//.test(url) && el.dataset.brokenAvatar !== url) {
     let img = circle.querySelector('img');
     if (!img) {
       img = document.createElement('img');
       img.alt = '';
+      img.addEventListener('error', () => {
+        el.dataset.brokenAvatar = img.dataset.url;
+        fillAvatar(el, state.members.get(el.dataset.user) ?? member);
+      });
       circle.textContent = '';
       circle.append(img, countdown);
     }
-    if (img.src !== profile.avatar_url) img.src = profile.avatar_url;
+    if (img.dataset.url !== url) {
+      img.dataset.url = url;
+      img.src = url;
+    }
   } else {
     circle.querySelector('img')?.remove();
     const text = initials(display);
@@ -251,6 +261,7 @@ function readIdentity() {
   state.device = device;
   sessionStorage.setItem('presence.user', user);
   sessionStorage.setItem('presence.name', $('display-name').value.trim());
+  sessionStorage.setItem('presence.avatar', $('avatar-url').value.trim());
   return true;
 }
 
@@ -286,6 +297,8 @@ function connect() {
   client.on('connect', () => {
     if (state.client !== client) return;
     const profile = { display_name: $('display-name').value.trim() || user };
+    const avatar = $('avatar-url').value.trim();
+    if (/^https?:\/\//.test(avatar)) profile.avatar_url = avatar;
     publishJson(`presence/connect/${user}/${device}`, { session_id: sessionId, profile });
     client.subscribe(partyTopics(state.party), { qos: 1 });
     // Joins are idempotent: republish after every reconnect (docs/protocol.md).
