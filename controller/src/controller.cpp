@@ -133,6 +133,12 @@ class controller_loop {
         const auto outcome = wire::apply(engine_, in, now);
         counters_.count(in.kind, outcome);
         log_decision(in, outcome);
+        for (const auto& change : engine_.take_reconciliations()) {
+            ++counters_.broker_epoch_changes;
+            counters_.reconciled_devices += change.devices;
+            spdlog::info("broker epoch changed from {} to {}: {} devices reconnecting",
+                         change.from_epoch, change.to_epoch, change.devices);
+        }
     }
 
     // Answers a query from the engine's current state (every input received before it included);
@@ -172,6 +178,20 @@ class controller_loop {
 
     void log_decision(const wire::inbound& in, core::outcome outcome) {
         if (!spdlog::should_log(spdlog::level::info)) return;
+        if (in.kind == wire::inbound_kind::broker_epoch) {
+            spdlog::info("broker_epoch epoch={} -> {}", in.broker_epoch, core::to_string(outcome));
+            return;
+        }
+        if (in.kind == wire::inbound_kind::lifecycle_connected ||
+            in.kind == wire::inbound_kind::lifecycle_disconnected) {
+            spdlog::info("{} user={} device={} epoch={} seq={}{} -> {}", wire::to_string(in.kind),
+                         in.device.user_id, in.device.device_id, in.broker_epoch, in.connection_seq,
+                         in.kind == wire::inbound_kind::lifecycle_disconnected
+                             ? std::string(" end=") + core::to_string(in.end)
+                             : std::string(),
+                         core::to_string(outcome));
+            return;
+        }
         const std::string party = in.party_id.empty() ? std::string() : " party=" + in.party_id;
         if (outcome == core::outcome::stale) {
             spdlog::info("{}{} user={} device={}{} -> stale (current {})", wire::to_string(in.kind),

@@ -32,6 +32,11 @@ mqtt::create_options create_options() {
 session::session(const config& cfg)
     : cfg_(cfg), client_(cfg.broker, cfg.client_id, create_options()) {
     client_.set_connected_handler([this](const std::string& cause) { on_connected(cause); });
+    // Tracked here rather than asked of Paho (is_connected() takes a lock its I/O threads hold),
+    // so the loop thread can read it for the health endpoint without ever waiting.
+    client_.set_connection_lost_handler([this](const std::string&) { connected_.store(false); });
+    client_.set_disconnected_handler(
+        [this](const mqtt::properties&, mqtt::ReasonCode) { connected_.store(false); });
     client_.start_consuming();
 }
 
@@ -59,6 +64,7 @@ bool session::connect(const std::atomic<bool>& stop) {
 void session::on_connected(const std::string& cause) {
     disable_nagle_on_tcp_sockets();
     connects_.fetch_add(1);
+    connected_.store(true);
     try {
         auto topics = wire::inbound_subscriptions();
         topics.emplace_back(wire::query_subscription);
@@ -97,7 +103,7 @@ void session::publish(const wire::outbound& message, const std::string& correlat
     client_.publish(std::move(msg));
 }
 
-bool session::connected() const { return client_.is_connected(); }
+bool session::connected() const { return connected_.load(); }
 
 void session::shutdown() {
     try {

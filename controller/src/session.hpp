@@ -55,6 +55,7 @@ class session {
     const config& cfg_;
     mqtt::async_client client_;
     std::atomic<std::uint64_t> connects_{0};
+    std::atomic<bool> connected_{false};
 };
 
 }  // namespace presence::controller

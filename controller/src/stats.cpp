@@ -85,6 +85,8 @@ std::string to_json(const counters& c, const core::engine_stats& s) {
     j.add("restored_parties", c.restored_parties);
     j.add("restore_rejected", c.restore_rejected);
     j.add("connection_lost", c.connection_lost);
+    j.add("broker_epoch_changes", c.broker_epoch_changes);
+    j.add("reconciled_devices", c.reconciled_devices);
     for (std::size_t k = 0; k <= wire::query_kind_count; ++k) {
         for (std::size_t st = 0; st < wire::query_status_count; ++st) {
             if (k == wire::query_kind_count && st == 0) continue;  // "unknown" is never ok

@@ -13,11 +13,15 @@
 
 namespace presence::controller {
 
-inline constexpr std::size_t inbound_kind_count = 6;  // wire::inbound_kind values
+inline constexpr std::size_t inbound_kind_count = 9;  // wire::inbound_kind values
 inline constexpr std::size_t outcome_count = 4;       // core::outcome values
-inline constexpr std::size_t error_count = 7;         // wire::error values, ok included
+inline constexpr std::size_t error_count = 8;         // wire::error values, ok included
+
 inline constexpr std::size_t event_kind_count = 5;    // core::event_kind values
 inline constexpr std::size_t leave_reason_count = 3;  // core::leave_reason values
+
+static_assert(static_cast<std::size_t>(wire::inbound_kind::broker_epoch) + 1 == inbound_kind_count);
+static_assert(static_cast<std::size_t>(wire::error::identity_mismatch) + 1 == error_count);
 
 // Everything the controller counts, so operators and integration tests can see what happened to
 // the input (how much arrived, what it did, what was rejected and why) without reading logs.
@@ -32,6 +36,8 @@ struct counters {
     std::uint64_t restored_parties = 0;
     std::uint64_t restore_rejected = 0;
     std::uint64_t connection_lost = 0;
+    std::uint64_t broker_epoch_changes = 0;  // reconciliations after a new broker epoch
+    std::uint64_t reconciled_devices = 0;    // live devices they sent reconnecting
     // Queries answered, per kind and status; the last kind row counts payloads that named no
     // query ("unknown"). Dropped queries (no answer at all) are counted per cause.
     std::array<std::array<std::uint64_t, wire::query_status_count>, wire::query_kind_count + 1>

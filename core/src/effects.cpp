@@ -19,6 +19,8 @@ device_view engine::state::view_of(std::string_view device_id, const device_rec&
     if (dev.state == device_state::reconnecting) view.reconnect_deadline = dev.deadline;
     view.session_id = dev.session;
     view.ended_session_ids.assign(dev.ended.begin(), dev.ended.end());
+    view.broker_epoch = dev.epoch;
+    view.connection_seq = dev.seq;
     return view;
 }
 

@@ -1,6 +1,7 @@
 #include "presence/core/engine.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "assert.hpp"
 #include "state.hpp"
@@ -38,6 +39,27 @@ outcome engine::on_leave(std::string_view party_id, const device_key& device,
 
 outcome engine::on_profile(const device_key& device, const core::profile& prof, time_point now) {
     return state_->on_profile(device, prof, now);
+}
+
+outcome engine::on_connection_opened(const device_key& device, std::uint64_t epoch,
+                                     std::uint64_t seq, time_point now, time_point broker_time) {
+    return state_->on_connection_opened(device, epoch, seq, now, broker_time);
+}
+
+outcome engine::on_connection_closed(const device_key& device, std::uint64_t epoch,
+                                     std::uint64_t seq, connection_end /*end*/, time_point now,
+                                     time_point broker_time) {
+    return state_->on_connection_closed(device, epoch, seq, now, broker_time);
+}
+
+outcome engine::on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at) {
+    return state_->on_broker_epoch(epoch, now, started_at);
+}
+
+std::uint64_t engine::broker_epoch() const { return state_->broker_epoch_; }
+
+std::vector<reconciliation> engine::take_reconciliations() {
+    return std::exchange(state_->reconciliations_, {});
 }
 
 void engine::tick(time_point now) { state_->tick(now); }

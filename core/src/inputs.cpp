@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "assert.hpp"
 #include "state.hpp"
 
@@ -39,13 +41,12 @@ outcome engine::state::on_will(const device_key& key, std::string_view session, 
     if (dev == nullptr) return absent(tombstones_, key, session);
     if (session != dev->session) return outcome::stale;
     if (dev->state == device_state::reconnecting) return outcome::duplicate;
+    // The session already ended and a newer broker connection made the device live again.
+    if (std::find(dev->ended.begin(), dev->ended.end(), session) != dev->ended.end()) {
+        return outcome::stale;
+    }
     begin(leave_reason::timeout);
-    touch_device_parties(key, *dev);
-    dev->state = device_state::reconnecting;
-    arm(key, *dev, now + config_.grace);
-    remember_ended(*dev, session);
-    find_user(key.user_id)->last_seen = now;
-    touch_user(key.user_id);
+    lose_connection(key, *dev, now);
     flush(now);
     return outcome::applied;
 }
@@ -54,8 +55,12 @@ outcome engine::state::on_disconnect(const device_key& key, std::string_view ses
                                      time_point now) {
     auto* dev = find_device(key);
     if (dev == nullptr) return absent(tombstones_, key, session);
-    if (!session.empty() && (is_ended(key, dev, session) || session != dev->session)) {
-        return outcome::stale;
+    if (!session.empty()) {
+        if (session != dev->session) return outcome::stale;
+        // A live device whose named session ended is live through a newer connection.
+        if (dev->state == device_state::live && is_ended(key, dev, session)) {
+            return outcome::stale;
+        }
     }
     begin(leave_reason::sign_out);
     find_user(key.user_id)->last_seen = now;

@@ -7,11 +7,14 @@ namespace presence::core {
 
 // Applies a published device view to a device record: the session and, while reconnecting, the
 // deadline (re-armed) and the fact that the session already ended with a will, plus the device's
-// recently ended sessions, so a message redelivered after a restart is still recognised as stale.
+// recently ended sessions, so a message redelivered after a restart is still recognised as stale,
+// and the broker connection it was last seen on, so late lifecycle events stay ordered.
 void engine::state::restore_device(const device_key& key, detail::device_rec& dev,
                                    const device_view& view) {
     dev.session = view.session_id;
     dev.state = view.state;
+    dev.epoch = view.broker_epoch;
+    dev.seq = view.connection_seq;
     dev.ended.clear();
     for (const auto& ended : view.ended_session_ids) remember_ended(dev, ended);
     if (view.state == device_state::reconnecting) {

@@ -48,6 +48,34 @@ std::vector<std::string> tombstones::sessions_of(const device_key& device) const
     return out;
 }
 
+void forgotten_connections::add(const device_key& device, std::uint64_t epoch, std::uint64_t seq) {
+    if (capacity_ == 0 || epoch == 0) return;
+    const auto stamp = next_stamp_++;
+    entries_.insert_or_assign(device, entry{epoch, seq, stamp});
+    order_.emplace_back(device, stamp);
+    while (entries_.size() > capacity_ || order_.size() > 2 * capacity_) {
+        const auto& [oldest, oldest_stamp] = order_.front();
+        if (auto it = entries_.find(oldest);
+            it != entries_.end() && it->second.stamp == oldest_stamp) {
+            entries_.erase(it);
+        }
+        order_.pop_front();
+    }
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> forgotten_connections::find(
+    const device_key& device) const {
+    auto it = entries_.find(device);
+    if (it == entries_.end()) return std::nullopt;
+    return std::pair{it->second.epoch, it->second.seq};
+}
+
+bool forgotten_connections::covers(const device_key& device, std::uint64_t epoch,
+                                   std::uint64_t seq) const {
+    const auto known = find(device);
+    return known && known->first == epoch && seq <= known->second;
+}
+
 }  // namespace detail
 
 using detail::device_rec;
@@ -56,7 +84,9 @@ using detail::party_rec;
 using detail::user_rec;
 
 engine::state::state(engine_config config)
-    : config_(config), tombstones_(config.forgotten_sessions_kept) {
+    : config_(config),
+      tombstones_(config.forgotten_sessions_kept),
+      forgotten_connections_(config.forgotten_connections_kept) {
     PRESENCE_ASSERT(config_.grace >= duration::zero(), "grace period must not be negative");
 }
 
@@ -133,6 +163,10 @@ device_rec& engine::state::connect_device(const device_key& key, std::string_vie
     auto& dev = it->second;
     if (created) {
         for (const auto& ended : tombstones_.sessions_of(key)) remember_ended(dev, ended);
+        if (const auto conn = forgotten_connections_.find(key)) {
+            dev.epoch = conn->first;
+            dev.seq = conn->second;
+        }
     } else {
         touch_device_parties(key, dev);
         if (dev.session != session) remember_ended(dev, dev.session);
@@ -215,6 +249,7 @@ void engine::state::drop_device(const device_key& key) {
     }
     for (const auto& session : dev.ended) tombstones_.add(key, session);
     tombstones_.add(key, dev.session);
+    forgotten_connections_.add(key, dev.epoch, dev.seq);
     disarm(dev);
     user->devices.erase(it);
     touch_user(key.user_id);

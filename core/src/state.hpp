@@ -36,6 +36,9 @@ struct device_rec {
     std::optional<timer_key> timer;
     std::deque<std::string> ended;  // oldest first, at most engine_config::ended_sessions_kept
     std::set<std::string, std::less<>> parties;
+    // The broker connection last seen through lifecycle events; 0 and 0 when none was.
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
 };
 
 // One user and the devices the engine currently knows.
@@ -88,6 +91,33 @@ class tombstones {
     std::set<std::string, std::less<>> keys_;
 };
 
+// The last broker connection of forgotten devices (bounded, oldest evicted first), so a late
+// duplicate "opened" of a signed-out or expired device's connection is stale, not a revival.
+class forgotten_connections {
+  public:
+    explicit forgotten_connections(std::size_t capacity) : capacity_(capacity) {}
+
+    // Remembers the device's last connection, replacing an older record of the same device.
+    void add(const device_key& device, std::uint64_t epoch, std::uint64_t seq);
+
+    // The remembered connection of the device, if any.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> find(const device_key& device) const;
+
+    // Whether connection (epoch, seq) is the device's forgotten connection or an older one.
+    bool covers(const device_key& device, std::uint64_t epoch, std::uint64_t seq) const;
+
+  private:
+    struct entry {
+        std::uint64_t epoch = 0;
+        std::uint64_t seq = 0;
+        std::uint64_t stamp = 0;
+    };
+    std::size_t capacity_;
+    std::uint64_t next_stamp_ = 0;
+    std::map<device_key, entry> entries_;
+    std::deque<std::pair<device_key, std::uint64_t>> order_;
+};
+
 }  // namespace detail
 
 // The whole engine state plus the bookkeeping of the input call in progress. Every input runs
@@ -105,6 +135,11 @@ struct engine::state {
     outcome on_leave(std::string_view party_id, const device_key& key, std::string_view session,
                      time_point now);
     outcome on_profile(const device_key& key, const profile& prof, time_point now);
+    outcome on_connection_opened(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
+                                 time_point now, time_point broker_time);
+    outcome on_connection_closed(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
+                                 time_point now, time_point broker_time);
+    outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at);
     void tick(time_point now);
     void restore(const user_presence& user);
     void restore(const party_snapshot& snapshot);
@@ -115,6 +150,16 @@ struct engine::state {
     bool is_ended(const device_key& key, const detail::device_rec* dev,
                   std::string_view session) const;
     void remember_ended(detail::device_rec& dev, std::string_view session) const;
+
+    bool is_retired(std::uint64_t epoch) const;
+    void retire(std::uint64_t epoch);
+    bool admit_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
+    void adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
+    outcome open_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
+                            time_point now);
+    outcome close_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
+                             time_point now);
+    void lose_connection(const device_key& key, detail::device_rec& dev, time_point now);
 
     void arm(const device_key& key, detail::device_rec& dev, time_point deadline);
     void disarm(detail::device_rec& dev);
@@ -147,6 +192,11 @@ struct engine::state {
     std::map<std::string, detail::party_rec, std::less<>> parties_;
     std::map<detail::timer_key, device_key> timers_;
     detail::tombstones tombstones_;
+    detail::forgotten_connections forgotten_connections_;
+    std::uint64_t broker_epoch_ = 0;     // 0: not known yet
+    time_point epoch_since_{};           // earliest broker time known of the current epoch
+    std::deque<std::uint64_t> retired_;  // oldest first, at most config_.retired_epochs_kept
+    std::vector<reconciliation> reconciliations_;
     std::uint64_t next_timer_seq_ = 0;
     std::uint64_t highest_revision_ = 0;
 

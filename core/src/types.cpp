@@ -39,4 +39,17 @@ const char* to_string(leave_reason r) {
     }
     return "?";
 }
+const char* to_string(connection_end e) {
+    switch (e) {
+        case connection_end::unspecified:
+            return "unspecified";
+        case connection_end::lost:
+            return "lost";
+        case connection_end::taken_over:
+            return "taken_over";
+        case connection_end::kicked:
+            return "kicked";
+    }
+    return "?";
+}
 }  // namespace presence::core

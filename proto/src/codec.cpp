@@ -49,6 +49,23 @@ std::error_code parse_topic(std::string_view topic, topic_parts& out) {
         out.party_id = {};
         out.user_id = segments[2];
         out.device_id = segments[3];
+    } else if (count == 3 && topic == broker_epoch_topic) {
+        out.kind = inbound_kind::broker_epoch;
+        out.party_id = {};
+        out.user_id = {};
+        out.device_id = {};
+        return {};
+    } else if (count == 5 && segments[0] == "presence" && segments[1] == "lifecycle") {
+        if (segments[2] == "connected") {
+            out.kind = inbound_kind::lifecycle_connected;
+        } else if (segments[2] == "disconnected") {
+            out.kind = inbound_kind::lifecycle_disconnected;
+        } else {
+            return error::bad_topic;
+        }
+        out.party_id = {};
+        out.user_id = segments[3];
+        out.device_id = segments[4];
     } else if (count == 5 && segments[0] == "party") {
         const std::string_view verb = segments[2];
         if (verb == "join") {
@@ -102,6 +119,52 @@ std::error_code decode_session(std::string_view payload, inbound& out) {
     return {};
 }
 
+core::connection_end from_proto(v1::ConnectionEnd end) {
+    switch (end) {
+        case v1::CONNECTION_END_LOST:
+            return core::connection_end::lost;
+        case v1::CONNECTION_END_TAKEN_OVER:
+            return core::connection_end::taken_over;
+        case v1::CONNECTION_END_KICKED:
+            return core::connection_end::kicked;
+        default:
+            return core::connection_end::unspecified;
+    }
+}
+
+v1::ConnectionEnd to_proto(core::connection_end end) {
+    switch (end) {
+        case core::connection_end::lost:
+            return v1::CONNECTION_END_LOST;
+        case core::connection_end::taken_over:
+            return v1::CONNECTION_END_TAKEN_OVER;
+        case core::connection_end::kicked:
+            return v1::CONNECTION_END_KICKED;
+        case core::connection_end::unspecified:
+            break;
+    }
+    return v1::CONNECTION_END_UNSPECIFIED;
+}
+
+// A plugin ConnectionEvent: the identities must repeat the topic's, and a broker connection is
+// always numbered (epoch and sequence nonzero). Unknown end values count as unspecified: the
+// engine treats every end alike.
+std::error_code decode_connection_event(std::string_view payload, inbound& out) {
+    v1::ConnectionEvent message;
+    if (!parse_payload(payload, message)) return error::bad_payload;
+    if (message.user_id() != out.device.user_id || message.device_id() != out.device.device_id) {
+        return error::identity_mismatch;
+    }
+    if (message.broker_epoch() == 0 || message.connection_seq() == 0) return error::bad_payload;
+    if (message.has_at() && !detail::from_timestamp(message.at(), out.broker_time)) {
+        return error::bad_payload;
+    }
+    out.broker_epoch = message.broker_epoch();
+    out.connection_seq = message.connection_seq();
+    if (out.kind == inbound_kind::lifecycle_disconnected) out.end = from_proto(message.end());
+    return {};
+}
+
 template <class Message>
 std::string serialise(const Message& message) {
     std::string binary;
@@ -148,6 +211,10 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
     out.device.device_id.assign(parts.device_id);
     out.session_id.clear();
     out.profile = {};
+    out.broker_epoch = 0;
+    out.connection_seq = 0;
+    out.end = core::connection_end::unspecified;
+    out.broker_time = {};
     switch (parts.kind) {
         case inbound_kind::connect: {
             v1::Connect message;
@@ -173,6 +240,21 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
             return decode_session<v1::Join>(payload, out);
         case inbound_kind::leave:
             return decode_session<v1::Leave>(payload, out);
+        case inbound_kind::lifecycle_connected:
+        case inbound_kind::lifecycle_disconnected:
+            return decode_connection_event(payload, out);
+        case inbound_kind::broker_epoch: {
+            v1::BrokerEpoch message;
+            if (!parse_payload(payload, message) || message.broker_epoch() == 0) {
+                return error::bad_payload;
+            }
+            if (message.has_started_at() &&
+                !detail::from_timestamp(message.started_at(), out.broker_time)) {
+                return error::bad_payload;
+            }
+            out.broker_epoch = message.broker_epoch();
+            return {};
+        }
     }
     return error::bad_topic;
 }
@@ -221,6 +303,28 @@ std::string encode_session(std::string_view session_id) {
 std::string encode_profile(const core::profile& profile) {
     v1::Profile message;
     detail::to_proto(profile, message);
+    return serialise(message);
+}
+
+std::string encode_connection_event(const core::device_key& device, std::uint64_t broker_epoch,
+                                    std::uint64_t connection_seq, core::connection_end end,
+                                    core::time_point at) {
+    v1::ConnectionEvent message;
+    if (at != core::time_point{}) detail::to_timestamp(at, *message.mutable_at());
+    message.set_broker_epoch(broker_epoch);
+    message.set_connection_seq(connection_seq);
+    message.set_user_id(device.user_id);
+    message.set_device_id(device.device_id);
+    message.set_end(to_proto(end));
+    return serialise(message);
+}
+
+std::string encode_broker_epoch(std::uint64_t broker_epoch, core::time_point started_at) {
+    v1::BrokerEpoch message;
+    if (started_at != core::time_point{}) {
+        detail::to_timestamp(started_at, *message.mutable_started_at());
+    }
+    message.set_broker_epoch(broker_epoch);
     return serialise(message);
 }
 

@@ -147,6 +147,8 @@ void to_proto(const core::device_view& in, v1::Device& out) {
     auto& ended = *out.mutable_ended_session_ids();
     ended.Clear();
     for (const auto& e : in.ended_session_ids) *ended.Add() = e;
+    out.set_broker_epoch(in.broker_epoch);
+    out.set_connection_seq(in.connection_seq);
 }
 
 void to_proto(const core::member_view& in, v1::Member& out) {
@@ -184,6 +186,8 @@ std::error_code from_proto(v1::Device& in, core::device_view& out) {
     }
     out.device_id = std::move(*in.mutable_device_id());
     out.session_id = std::move(*in.mutable_session_id());
+    out.broker_epoch = in.broker_epoch();
+    out.connection_seq = in.connection_seq();
     return {};
 }
 
@@ -220,6 +224,10 @@ bool from_optional(const pb::Timestamp* in, core::time_point& out) {
 }
 
 }  // namespace
+
+void to_timestamp(core::time_point in, pb::Timestamp& out) { to_proto(in, out); }
+
+bool from_timestamp(const pb::Timestamp& in, core::time_point& out) { return from_proto(in, out); }
 
 bool valid_session_id(std::string_view session_id) {
     if (session_id.size() > max_session_id_bytes) return false;

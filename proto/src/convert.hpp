@@ -26,6 +26,11 @@ bool valid_session_id(std::string_view session_id);
 // True when every profile field is within its byte limit.
 bool valid_profile(const v1::Profile& profile);
 
+// google.protobuf.Timestamp to and from the engine's clock (whole milliseconds). from_timestamp
+// fails outside the Timestamp's valid range.
+void to_timestamp(core::time_point in, google::protobuf::Timestamp& out);
+bool from_timestamp(const google::protobuf::Timestamp& in, core::time_point& out);
+
 // Engine values to messages; the target message is overwritten field by field, so a host may
 // reuse one message object across calls.
 void to_proto(const core::party_snapshot& in, v1::PartyMembers& out);

@@ -172,7 +172,10 @@ void append_device(const v1::Device& d, std::string& out) {
         if (i > 0) out.push_back(',');
         append_json_string(d.ended_session_ids(i), out);
     }
-    out.push_back(']');
+    out.append("],\"broker_epoch\":");
+    append_uint64(d.broker_epoch(), out);
+    out.append(",\"connection_seq\":");
+    append_uint64(d.connection_seq(), out);
     if (d.has_reconnect_deadline()) {
         out.append(",\"reconnect_deadline\":");
         append_timestamp(d.reconnect_deadline(), out);

@@ -26,6 +26,8 @@ class wire_category final : public std::error_category {
                 return "The session id is longer than 128 bytes or contains control characters.";
             case error::bad_profile:
                 return "A profile field is longer than its limit.";
+            case error::identity_mismatch:
+                return "The lifecycle event names a different user or device than its topic.";
         }
         return "An unknown wire error occurred.";
     }
@@ -63,6 +65,8 @@ const char* to_string(error e) {
             return "bad_session_id";
         case error::bad_profile:
             return "bad_profile";
+        case error::identity_mismatch:
+            return "identity_mismatch";
     }
     return "unknown";
 }
@@ -91,6 +95,12 @@ const char* to_string(inbound_kind k) {
             return "join";
         case inbound_kind::leave:
             return "leave";
+        case inbound_kind::lifecycle_connected:
+            return "lifecycle_connected";
+        case inbound_kind::lifecycle_disconnected:
+            return "lifecycle_disconnected";
+        case inbound_kind::broker_epoch:
+            return "broker_epoch";
     }
     return "unknown";
 }
@@ -109,6 +119,14 @@ core::outcome apply(core::engine& engine, const inbound& msg, core::time_point n
             return engine.on_join(msg.party_id, msg.device, msg.session_id, now);
         case inbound_kind::leave:
             return engine.on_leave(msg.party_id, msg.device, msg.session_id, now);
+        case inbound_kind::lifecycle_connected:
+            return engine.on_connection_opened(msg.device, msg.broker_epoch, msg.connection_seq,
+                                               now, msg.broker_time);
+        case inbound_kind::lifecycle_disconnected:
+            return engine.on_connection_closed(msg.device, msg.broker_epoch, msg.connection_seq,
+                                               msg.end, now, msg.broker_time);
+        case inbound_kind::broker_epoch:
+            return engine.on_broker_epoch(msg.broker_epoch, now, msg.broker_time);
     }
     return core::outcome::unknown;
 }
@@ -116,7 +134,10 @@ core::outcome apply(core::engine& engine, const inbound& msg, core::time_point n
 const std::vector<std::string>& inbound_subscriptions() {
     static const std::vector<std::string> subscriptions{
         "presence/connect/+/+", "presence/will/+/+", "presence/disconnect/+/+",
-        "presence/profile/+/+", "party/+/join/+/+",  "party/+/leave/+/+"};
+        "presence/profile/+/+", "party/+/join/+/+", "party/+/leave/+/+",
+        // From the mosquitto_presence plugin; nothing arrives on them without it.
+        "presence/lifecycle/connected/+/+", "presence/lifecycle/disconnected/+/+",
+        std::string(broker_epoch_topic)};
     return subscriptions;
 }
 
@@ -147,6 +168,14 @@ std::string inbound_topic(inbound_kind kind, const core::device_key& device,
         case inbound_kind::leave:
             topic.append("party/").append(party_id).append("/").append(to_string(kind));
             break;
+        case inbound_kind::lifecycle_connected:
+            topic.append("presence/lifecycle/connected");
+            break;
+        case inbound_kind::lifecycle_disconnected:
+            topic.append("presence/lifecycle/disconnected");
+            break;
+        case inbound_kind::broker_epoch:
+            return std::string(broker_epoch_topic);
     }
     topic.append("/").append(device.user_id).append("/").append(device.device_id);
     return topic;

@@ -7,6 +7,7 @@
 #include "presence/testing/broker.hpp"
 #include "presence/testing/observer.hpp"
 #include "presence/testing/raw_device.hpp"
+#include "presence/testing/tokens.hpp"
 #include "presence/wire/wire.hpp"
 
 using namespace presence;
@@ -72,32 +73,34 @@ TEST_CASE("harness_app_device_takeover_publishes_the_old_sessions_will_clean_dis
     CHECK(obs.messages_on("presence/connect/bob/tab").size() == 2);
 }
 
-TEST_CASE("harness_hardened_acl_pins_identity_without_a_controller") {
-    temp_dir scratch("presence-acl");
-    const auto passwd = scratch.path() / "passwd";
-    make_password_file(
-        passwd, {{"presence-controller", "c-secret"}, {"alice", "a-secret"}, {"bob", "b-secret"}});
-    broker b({"hardened", passwd, source_dir() / "mosquitto-conf" / "acl"});
-    observer_options as_controller{"presence-controller", "presence-controller", "c-secret", true};
+TEST_CASE("harness_hardened_plugin_pins_identity_without_a_controller") {
+    // hardened.conf loads the presence plugin: tokens instead of passwords, the plugin's ACL.
+    broker_options hardened;
+    hardened.config = "hardened";
+    broker b(hardened);
+    const std::string alice_token = mint_test_token("alice");
+    observer_options as_controller{"presence-controller", std::string(controller_user),
+                                   mint_test_token(controller_user, token::role::controller),
+                                   true};
     observer obs(b.uri(), {"presence/#", "party/#"}, as_controller);
 
-    app_device alice(b.uri(), {"alice", "phone", "a-secret", "sa", {}, std::chrono::seconds(30)});
+    app_device alice(b.uri(), {"alice", "phone", alice_token, "sa", {}, std::chrono::seconds(30)});
     alice.connect();
     alice.publish("party/p/join/bob/phone", wire::encode_session("forged"));
     alice.publish("presence/will/bob/phone", wire::encode_will("forged"));
     alice.join("p");
 
-    raw_device impostor(b.port(), {"alice", "x", "a-secret", "s-x", std::chrono::seconds(30), {}});
+    raw_device impostor(b.port(), {"alice", "x", alice_token, "s-x", std::chrono::seconds(30), {}});
     impostor.connect();
     impostor.publish("presence/connect/bob/x", wire::encode_connect("forged", {}));
 
-    raw_device forged_will(b.port(), {"alice", "phone2", "a-secret", "s-w",
+    raw_device forged_will(b.port(), {"alice", "phone2", alice_token, "s-w",
                                       std::chrono::seconds(30), "presence/will/bob/phone"});
     const int forged_will_code = forged_will.try_connect();
     CAPTURE(forged_will_code);
     forged_will.close();  // were the will accepted, this socket close would publish it
 
-    raw_device anonymous(b.port(), {"", "anon", {}, "s-anon", std::chrono::seconds(30), {}});
+raw_device anonymous(b.port(), {"", "anon", {}, "s-anon", std::chrono::seconds(30), {}});
     CHECK(anonymous.try_connect() != 0);
     raw_device wrong_password(b.port(),
                               {"bob", "phone", "nope", "s-b", std::chrono::seconds(30), {}});

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "presence/wire/wire.hpp"
+#include "presence/testing/tokens.hpp"
 #include "stack.hpp"
 
 using namespace presence;
@@ -109,32 +110,28 @@ TEST_CASE("controller_kill9_loses_nothing") {
 }
 
 TEST_CASE("hardened_config_refuses_impersonation") {
-    temp_dir secrets("presence-hardened");
-    const auto passwd = secrets.path() / "passwd";
-    make_password_file(passwd, {{"presence-controller", "controller-secret"},
-                                {"alice", "alice-secret"},
-                                {"bob", "bob-secret"},
-                                {"watcher", "watcher-secret"}});
+    // hardened.conf loads the presence plugin: every client shows a token for its username.
     stack_options options;
-    options.broker = {"hardened", passwd, source_dir() / "mosquitto-conf" / "acl"};
-    options.controller_username = "presence-controller";
-    options.controller_password = "controller-secret";
+    options.broker.config = "hardened";
+    options.controller_username = std::string(controller_user);
+    options.controller_password = mint_test_token(controller_user, token::role::controller);
     // An ordinary authenticated user watching: the ACL lets everyone read the public outputs.
-    options.observer = {"watcher-screen", "watcher", "watcher-secret", false};
+    options.observer = {"watcher-screen", "watcher", mint_test_token("watcher"), false};
     stack s(options);
 
+    const std::string alice_token = mint_test_token("alice");
     app_options alice_opts = stack::app("alice", "alice-phone");
-    alice_opts.password = "alice-secret";
+    alice_opts.password = alice_token;
     app_device alice(s.broker_.uri(), alice_opts);
     alice.connect();
     // Impersonation attempts: a join, a leave and a will on bob's behalf, a connect for him.
     alice.publish("presence/connect/bob/phone", wire::encode_connect("forged", {}));
     alice.publish("party/p1/join/bob/phone", wire::encode_session("forged"));
     alice.publish("presence/will/bob/phone", wire::encode_will("forged"));
-    raw_device forged_will(s.broker_.port(), {"alice", "phone2", "alice-secret", "forged",
+    raw_device forged_will(s.broker_.port(), {"alice", "phone2", alice_token, "forged",
                                               std::chrono::seconds(30), "presence/will/bob/phone"});
     if (forged_will.try_connect() == 0) forged_will.close();  // a will, were it accepted
-    // Anonymous and wrong-password clients are refused outright (CONNACK 5, not authorised).
+    // Anonymous and bad-token clients are refused outright (CONNACK 5, not authorised).
     raw_device anonymous(s.broker_.port(), {"", "anon", {}, {}, std::chrono::seconds(30), {}});
     CHECK(anonymous.try_connect() == 5);
     raw_device guesser(s.broker_.port(),

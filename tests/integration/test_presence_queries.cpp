@@ -8,6 +8,7 @@
 
 #include "presence/testing/query_client.hpp"
 #include "presence/wire/query.hpp"
+#include "presence/testing/tokens.hpp"
 #include "stack.hpp"
 
 using namespace presence;
@@ -244,5 +245,48 @@ TEST_CASE("query_reply_never_goes_outside_the_requesters_reply_space") {
     CHECK(s.watch->wait_stat("query_dropped_bad_topic", [](double v) { return v == 1; }));
     CHECK(s.watch->wait_stat("query_dropped_no_response_topic", [](double v) { return v == 1; }));
     CHECK(s.watch->wait_stat("query_list_members_ok", [](double v) { return v == 1; }));
+    CHECK(stop_controller(s) == 0);
+}
+
+TEST_CASE("hardened_config_lets_apps_query_only_as_themselves") {
+    // hardened.conf loads the presence plugin: its ACL pins presence/query/<u>/<d> to the sender.
+    stack_options options;
+    options.broker.config = "hardened";
+    options.controller_username = std::string(controller_user);
+    options.controller_password = mint_test_token(controller_user, token::role::controller);
+    options.observer = {"watcher-screen", "watcher", mint_test_token("watcher"), false};
+    stack s(options);
+
+    app_options alice_opts = stack::app("alice", "alice-phone");
+    alice_opts.password = mint_test_token("alice");
+    app_device alice(s.broker_.uri(), alice_opts);
+    alice.connect();
+    alice.join("p1");
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
+
+    // Alice's second device asks a query of its own; carol asks as herself.
+    query_client alice_tab(s.broker_.uri(), {"alice", "alice-tab", mint_test_token("alice"), {}});
+    query_client carol(s.broker_.uri(), {"carol", "carol-phone", mint_test_token("carol"), {}});
+    const auto answer = carol.query(request(query_kind::where_now, "alice"));
+    REQUIRE(answer);
+    CHECK(answer->status == query_status::ok);
+    CHECK(std::get<wire::user_parties>(answer->result).party_ids == std::vector<std::string>{"p1"});
+
+    // Carol forges a query as alice's tab, to land a reply in alice's reply space: the broker
+    // refuses the publish (MQTT 5 PUBACK "not authorised", which Paho may report as an error).
+    try {
+        carol.send_on("presence/query/alice/alice-tab",
+                      wire::encode_query_request(request(query_kind::list_members, "p1"), false),
+                      "presence/reply/alice/alice-tab", "forged");
+    } catch (const std::exception&) {
+        // Refused; what matters is that nothing reaches alice below.
+    }
+    // Alice's own query afterwards is answered, and nothing forged ever arrived.
+    const auto own = alice_tab.query(request(query_kind::get_user_devices, "alice"));
+    REQUIRE(own);
+    CHECK(own->status == query_status::ok);
+    for (const auto& r : alice_tab.replies()) CHECK(r.correlation_data != "forged");
+    CHECK(alice_tab.replies().size() == 1);
     CHECK(stop_controller(s) == 0);
 }

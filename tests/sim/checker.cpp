@@ -181,12 +181,10 @@ void checker::check_ghosts(const world& w) const {
     const auto slack = w.config().slack();
     const auto grace = w.config().grace;
     auto check_live_session = [&](std::size_t d, const core::device_view& view) {
-        const auto& conns = w.connections();
-        const auto it = std::find_if(conns.begin(), conns.end(), [&](const connection& c) {
-            return c.device == d && c.session == view.session_id;
-        });
-        require(it != conns.end(), w,
-                "device " + view.device_id + " is live with unknown session " + view.session_id);
+        const auto* it = w.connection_of(d, view);
+        require(it != nullptr, w,
+                "device " + view.device_id + " is live with unknown session " + view.session_id +
+                    " and connection " + std::to_string(view.connection_seq));
         if (!it->carries_truth()) {
             require(w.now() - it->ended_at <= slack, w,
                     "ghost: " + view.device_id + " still live on " + view.session_id +
@@ -241,7 +239,18 @@ void checker::converged(const world& w) const {
     for (std::size_t d = 0; d < w.devices().size(); ++d) {
         const auto& dev = w.devices()[d];
         if (dev.conn && w.connections()[*dev.conn].carries_truth()) {
-            live[dev.key.user_id][dev.key.device_id] = w.connections()[*dev.conn].session;
+            const auto& conn = w.connections()[*dev.conn];
+            live[dev.key.user_id][dev.key.device_id] = conn.session;
+            if (w.config().plugin) {
+                const auto user = eng.user(dev.key.user_id);
+                const auto* view =
+                    user ? find_device(user->devices, dev.key.device_id) : nullptr;
+                require(view != nullptr && view->broker_epoch == conn.epoch &&
+                            view->connection_seq == conn.seq,
+                        w,
+                        "converged device " + dev.key.device_id +
+                            " does not record its broker connection " + std::to_string(conn.seq));
+            }
         }
         for (const auto& party_id : w.parties()) {
             if (!w.truly_joined(d, party_id)) continue;

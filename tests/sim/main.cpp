@@ -40,6 +40,7 @@ std::string run_seed(const sim_config& config, sim_stats& total) {
                   << "reproduce with: presence_sim --seed=" << config.seed
                   << " --steps=" << config.steps
                   << (config.reorder_device_connections ? " --reorder-device-connections" : "")
+                  << (config.plugin ? " --plugin" : "")
                   << (config.crash_redelivery ? "" : " --no-crash-redelivery") << " --verbose\n"
                   << "last events:\n";
         for (const auto& line : w.trace_lines()) std::cout << "  " << line << '\n';
@@ -68,13 +69,18 @@ int main(int argc, char** argv) {
                  "Do not redeliver a crashed controller's unacked messages");
     app.add_flag("--reorder-device-connections", config.reorder_device_connections,
                  "Let a device's publishes from different connections reorder (not MQTT-like)");
-    app.add_option("--inject", inject, "Plant a controller fault: none or drop_will")
-        ->check(CLI::IsMember({"none", "drop_will"}));
+    app.add_flag("--plugin", config.plugin,
+                 "The broker runs the presence plugin: lifecycle events, clean disconnects "
+                 "without will, broker crashes");
+    app.add_option("--inject", inject,
+                   "Plant a controller fault: none, drop_will or drop_close (plugin mode)")
+        ->check(CLI::IsMember({"none", "drop_will", "drop_close"}));
     app.add_flag("--expect-violation", expect_violation,
                  "Succeed only if the checker reports a violation (checker self-test)");
     CLI11_PARSE(app, argc, argv);
 
     if (inject == "drop_will") config.fault = presence::sim::injected_fault::drop_will;
+    if (inject == "drop_close") config.fault = presence::sim::injected_fault::drop_close;
     config.quiet_failures = expect_violation;
     if (one_seed != 0) {
         first_seed = one_seed;
@@ -86,7 +92,8 @@ int main(int argc, char** argv) {
         seeds = 1;
         std::cout << "random seed: " << first_seed
                   << " (reproduce with: presence_sim --seed=" << first_seed
-                  << " --steps=" << config.steps << ")" << std::endl;
+                  << " --steps=" << config.steps << (config.plugin ? " --plugin" : "") << ")"
+                  << std::endl;
     }
 
     sim_stats total;
@@ -102,7 +109,9 @@ int main(int argc, char** argv) {
               << " steps=" << total.steps << " messages=" << total.messages
               << " restarts=" << total.restarts << " takeovers=" << total.takeovers
               << " duplicates=" << total.duplicates << " drops=" << total.drops
-              << " wills=" << total.wills << " max_members=" << total.max_members
+              << " wills=" << total.wills << " lifecycle_events=" << total.lifecycle_events
+              << " clean_disconnects=" << total.clean_disconnects
+              << " broker_crashes=" << total.broker_crashes << " max_members=" << total.max_members
               << " failures=" << failures << '\n';
     if (expect_violation) {
         if (failures == 0) {

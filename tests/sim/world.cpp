@@ -33,6 +33,9 @@ sim_stats& sim_stats::operator+=(const sim_stats& o) {
     duplicates += o.duplicates;
     drops += o.drops;
     wills += o.wills;
+    lifecycle_events += o.lifecycle_events;
+    clean_disconnects += o.clean_disconnects;
+    broker_crashes += o.broker_crashes;
     max_members = std::max(max_members, o.max_members);
     return *this;
 }
@@ -61,6 +64,100 @@ world::world(const sim_config& config) : config_(config), rng_(config.seed) {
     trace("world: " + std::to_string(users) + " users, " + std::to_string(devices_.size()) +
           " devices, " + std::to_string(parties) +
           " parties, defer_snapshots=" + (config_.defer_snapshots ? "true" : "false"));
+    if (config_.plugin) {
+        plugin_.session = "plugin";
+        broker_restart();
+    }
+}
+
+const connection* world::connection_of(std::size_t device_index,
+                                       const core::device_view& view) const {
+    const connection* found = nullptr;
+    for (const auto& conn : connections_) {
+        if (conn.device != device_index) continue;
+        const bool by_session = !view.session_id.empty() && conn.session == view.session_id;
+        const bool by_seq = view.broker_epoch != 0 && conn.epoch == view.broker_epoch &&
+                            conn.seq == view.connection_seq;
+        if (by_session || by_seq) found = &conn;  // connections_ is in creation order
+    }
+    return found;
+}
+
+time_point world::device_tail(std::size_t device_index) const {
+    time_point tail = devices_[device_index].last_deliver_at;
+    for (const auto& conn : connections_) {
+        if (conn.device != device_index) continue;
+        tail = std::max(tail, conn.pending.empty() ? conn.last_deliver_at
+                                                   : conn.pending.back().deliver_at);
+    }
+    return tail;
+}
+
+void world::enqueue_plugin(message msg) {
+    msg.connection = plugin_connection;
+    msg.seq = next_seq_++;
+    msg.published = now_;
+    auto floor = plugin_.pending.empty() ? plugin_.last_deliver_at
+                                         : plugin_.pending.back().deliver_at;
+    if (msg.kind == inbound_kind::broker_epoch) {
+        // A restarted broker delivers what it had queued for the controller first.
+        for (const auto& conn : connections_) {
+            if (!conn.pending.empty()) floor = std::max(floor, conn.pending.back().deliver_at);
+        }
+    } else {
+        // The broker publishes a connection's end after everything the device sent before it.
+        floor = std::max(floor, device_tail(msg.device));
+    }
+    msg.deliver_at = std::max(now_ + ms(rng_.between(0, config_.max_delay.count())), floor);
+    ++stats_.messages;
+    plugin_.pending.push_back(std::move(msg));
+}
+
+void world::publish_lifecycle(connection& conn, inbound_kind kind, core::connection_end end) {
+    const auto& key = devices_[conn.device].key;
+    message msg;
+    msg.kind = kind;
+    msg.device = conn.device;
+    msg.session = conn.session + "@" + std::to_string(conn.seq);
+    msg.topic = wire::inbound_topic(kind, key);
+    msg.payload = wire::encode_connection_event(key, conn.epoch, conn.seq, end, now_);
+    ++stats_.lifecycle_events;
+    enqueue_plugin(std::move(msg));
+}
+
+void world::broker_crash() {
+    ++stats_.broker_crashes;
+    broker_down_ = true;
+    broker_up_at_ = now_ + ms(rng_.between(300, config_.max_broker_downtime.count()));
+    trace("broker crashes (no wills, no lifecycle events); back in " +
+          std::to_string((broker_up_at_ - now_).count()) + "ms");
+    for (auto& dev : devices_) {
+        if (!dev.conn) continue;
+        auto& conn = connections_[*dev.conn];
+        if (!conn.open) continue;
+        end_truth(conn);
+        if (conn.carries_truth()) conn.ended_at = now_;
+        conn.open = false;
+        if (dev.state != app_state::online) continue;  // unaware apps notice on their own
+        dev.state = app_state::offline;
+        const auto grace = config_.grace.count();
+        dev.reconnect_at = broker_up_at_ + (rng_.chance(60) ? ms(rng_.between(100, 3000))
+                                                            : ms(rng_.between(grace, 2 * grace)));
+    }
+}
+
+void world::broker_restart() {
+    broker_down_ = false;
+    epoch_ = rng_.next() | 1U;  // never 0
+    epoch_started_ = now_;
+    next_conn_seq_ = 0;
+    trace("broker starts with epoch " + std::to_string(epoch_));
+    message msg;
+    msg.kind = inbound_kind::broker_epoch;
+    msg.session = "epoch " + std::to_string(epoch_);
+    msg.topic = std::string(wire::broker_epoch_topic);
+    msg.payload = wire::encode_broker_epoch(epoch_, epoch_started_);
+    enqueue_plugin(std::move(msg));
 }
 
 std::string world::stamp() const {
@@ -115,6 +212,7 @@ void world::step(bool faults) {
     ++stats_.steps;
     effects_published_ = false;
     last_effects_.clear();
+    if (broker_down_ && now_ >= broker_up_at_) broker_restart();
     refresh_truth();
     for (auto& dev : devices_) {
         if (dev.state == app_state::unaware_dead && now_ >= dev.notice_at) {
@@ -127,6 +225,7 @@ void world::step(bool faults) {
         const auto actions = rng_.between(0, 2);
         for (std::int64_t i = 0; i < actions; ++i) act(rng_.index(devices_.size()));
     }
+    if (config_.plugin && faults && !broker_down_ && rng_.chance(1)) broker_crash();
     broker_work();
     maybe_duplicate(faults);
     refresh_truth();
@@ -206,17 +305,38 @@ void world::act_online(device& dev) {
         prof.status_text = rng_.chance(50) ? "" : "busy";
         trace(dev.key.device_id + " updates the profile to " + prof.display_name);
         publish(dev, inbound_kind::profile);
+    } else if (roll < 86 && aware && config_.plugin) {
+        ++stats_.clean_disconnects;
+        trace(dev.key.device_id + " disconnects cleanly (" + conn.session +
+              " closed, no will, no leave)");
+        close(conn, false);
+        dev.state = app_state::offline;
+        const auto grace = config_.grace.count();
+        dev.reconnect_at = now_ + (rng_.chance(60) ? ms(rng_.between(200, 6000))
+                                                   : ms(rng_.between(grace, 2 * grace)));
     }
 }
 
 void world::connect(device& dev) {
+    if (broker_down_) {
+        dev.state = app_state::offline;
+        dev.reconnect_at = broker_up_at_ + ms(rng_.between(100, 2000));
+        trace(dev.key.device_id + " cannot connect: the broker is down");
+        return;
+    }
+    std::optional<std::size_t> taken_over;
     if (dev.conn && connections_[*dev.conn].open) {
         auto& old = connections_[*dev.conn];
-        const bool will = rng_.chance(50);
+        // Mosquitto 2.0 clears the old connection's will on takeover; the plugin reports it.
+        const bool will = rng_.chance(50) && !config_.plugin;
         ++stats_.takeovers;
         trace(dev.key.device_id + " takeover of " + old.session +
               (will ? " (broker publishes its will)" : " (no will)"));
-        close(old, will);
+        if (config_.plugin) {
+            taken_over = *dev.conn;
+        } else {
+            close(old, will);
+        }
     }
     connection conn;
     conn.device = static_cast<std::size_t>(&dev - devices_.data());
@@ -224,6 +344,17 @@ void world::connect(device& dev) {
     dev.conn = connections_.size();
     connections_.push_back(std::move(conn));
     dev.state = app_state::online;
+    if (config_.plugin) {
+        auto& fresh = connections_.back();
+        fresh.epoch = epoch_;
+        fresh.seq = ++next_conn_seq_;
+        // Broker order: the new connection's connected event, then the old one's end.
+        publish_lifecycle(fresh, inbound_kind::lifecycle_connected,
+                          core::connection_end::unspecified);
+        if (taken_over) {
+            close(connections_[*taken_over], false, core::connection_end::taken_over);
+        }
+    }
     trace(dev.key.device_id + " connects with " + connections_.back().session);
     publish(dev, inbound_kind::connect);
     for (const auto& party : dev.desired) publish(dev, inbound_kind::join, party);
@@ -257,6 +388,10 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party) {
         case inbound_kind::disconnect:
             msg.payload = wire::encode_session(conn.session);
             break;
+        case inbound_kind::lifecycle_connected:
+        case inbound_kind::lifecycle_disconnected:
+        case inbound_kind::broker_epoch:
+            throw std::logic_error("apps never publish broker lifecycle messages");
     }
     if (!conn.carries_truth()) {
         ++stats_.drops;
@@ -292,11 +427,15 @@ void world::end_truth(const connection& conn, const std::string& party) {
     }
 }
 
-void world::close(connection& conn, bool will) {
+void world::close(connection& conn, bool will, core::connection_end end) {
     end_truth(conn);
     if (conn.carries_truth()) conn.ended_at = now_;
     conn.open = false;
-    if (!will) return;
+    if (will) enqueue_will(conn);
+    if (config_.plugin) publish_lifecycle(conn, inbound_kind::lifecycle_disconnected, end);
+}
+
+void world::enqueue_will(connection& conn) {
     ++stats_.wills;
     message msg;
     msg.kind = inbound_kind::will;
@@ -317,6 +456,11 @@ void world::enqueue(connection& conn, message msg) {
     if (app_message && !config_.reorder_device_connections) {
         floor = std::max(floor, dev.last_deliver_at);
     }
+    if (config_.plugin) {
+        // One broker, one subscriber: nothing the device sends overtakes an earlier lifecycle event.
+        floor = std::max(floor, plugin_.pending.empty() ? plugin_.last_deliver_at
+                                                        : plugin_.pending.back().deliver_at);
+    }
     msg.deliver_at = std::max(now_ + ms(rng_.between(0, config_.max_delay.count())), floor);
     if (app_message) dev.last_deliver_at = msg.deliver_at;
     ++stats_.messages;
@@ -334,6 +478,24 @@ void world::broker_work() {
 
 void world::maybe_duplicate(bool faults) {
     if (!faults || !rng_.chance(4)) return;
+    if (config_.plugin) {
+        // One broker, one subscriber session: a QoS 1 duplicate only arises when the controller's
+        // connection blips and the broker resends its unacknowledged suffix, in order, before
+        // anything newer. (The per-connection model below would let a lifecycle event's copy
+        // overtake later messages, which no broker does.)
+        std::vector<message> recent;
+        for (const auto& msg : recent_delivered_) {
+            if (now_ - msg.deliver_at <= config_.max_dup_delay) recent.push_back(msg);
+        }
+        if (recent.empty() || !replay_.empty()) return;
+        const auto k = static_cast<std::size_t>(
+            rng_.between(1, static_cast<std::int64_t>(recent.size())));
+        replay_.assign(recent.end() - static_cast<std::ptrdiff_t>(k), recent.end());
+        stats_.duplicates += k;
+        trace("broker: QoS 1 redelivery of the controller's last " + std::to_string(k) +
+              " message(s)");
+        return;
+    }
     std::vector<std::size_t> candidates;
     for (std::size_t i = 0; i < connections_.size(); ++i) {
         const auto& conn = connections_[i];
@@ -366,9 +528,23 @@ void world::maybe_duplicate(bool faults) {
 }
 
 bool world::queues_empty() const {
-    if (!replay_.empty()) return false;
+    if (!replay_.empty() || !plugin_.pending.empty()) return false;
     return std::all_of(connections_.begin(), connections_.end(),
                        [](const connection& c) { return c.pending.empty(); });
+}
+
+std::string world::device_text(const core::device_key& key) const {
+    const auto user = engine_->user(key.user_id);
+    if (!user) return " [no user]";
+    for (const auto& d : user->devices) {
+        if (d.device_id != key.device_id) continue;
+        std::string text = std::string(" [") +
+                           (d.state == core::device_state::live ? "live " : "reconnecting ") +
+                           d.session_id + " #" + std::to_string(d.connection_seq) + " ended:";
+        for (const auto& e : d.ended_session_ids) text += " " + e;
+        return text + "]";
+    }
+    return " [no device]";
 }
 
 void world::deliver(const message& msg) {
@@ -378,12 +554,16 @@ void world::deliver(const message& msg) {
                                  ec.message());
     }
     const char* dup = msg.duplicate ? " (dup)" : "";
-    if (config_.fault == injected_fault::drop_will && in.kind == inbound_kind::will) {
+    if ((config_.fault == injected_fault::drop_will && in.kind == inbound_kind::will) ||
+        (config_.fault == injected_fault::drop_close &&
+         in.kind == inbound_kind::lifecycle_disconnected)) {
         trace("  deliver " + msg.topic + " " + msg.session + dup + " -> INJECTED: ignored");
     } else {
         const auto result = wire::apply(*engine_, in, now_);
+        std::string after;
+        if (config_.verbose && !in.device.device_id.empty()) after = device_text(in.device);
         trace("  deliver " + msg.topic + " " + msg.session + dup + " -> " +
-              core::to_string(result));
+              core::to_string(result) + after);
     }
     recent_delivered_.push_back(msg);
     recent_delivered_.back().deliver_at = now_;
@@ -392,7 +572,7 @@ void world::deliver(const message& msg) {
         recent_delivered_.pop_front();
     }
     if (!msg.duplicate) {
-        auto& conn = connections_[msg.connection];
+        auto& conn = msg.connection == plugin_connection ? plugin_ : connections_[msg.connection];
         conn.delivered.push_back(msg);
         conn.delivered.back().deliver_at = now_;
         while (conn.delivered.size() > 3) conn.delivered.pop_front();
@@ -400,19 +580,22 @@ void world::deliver(const message& msg) {
 }
 
 void world::deliver_due() {
+    if (broker_down_) return;  // the controller's connection is down with the broker
     for (const auto& msg : replay_) deliver(msg);
     replay_.clear();
     for (;;) {
         connection* best = nullptr;
-        for (auto& conn : connections_) {
-            if (conn.pending.empty() || conn.pending.front().deliver_at > now_) continue;
+        auto consider = [&](connection& conn) {
+            if (conn.pending.empty() || conn.pending.front().deliver_at > now_) return;
             const auto& head = conn.pending.front();
             if (best == nullptr ||
                 std::pair(head.deliver_at, head.seq) <
                     std::pair(best->pending.front().deliver_at, best->pending.front().seq)) {
                 best = &conn;
             }
-        }
+        };
+        for (auto& conn : connections_) consider(conn);
+        consider(plugin_);
         if (best == nullptr) return;
         const message msg = std::move(best->pending.front());
         best->pending.pop_front();
@@ -478,6 +661,16 @@ void world::restart() {
     last_restart_ = now_;
     trace("controller restarts: restored " + std::to_string(users) + " user record(s) and " +
           std::to_string(parties) + " snapshot(s)");
+    if (config_.plugin) {
+        // Resubscribing returns the retained broker epoch, after the messages the broker queued
+        // for the controller's session while it was down.
+        message msg;
+        msg.kind = inbound_kind::broker_epoch;
+        msg.session = "retained epoch " + std::to_string(epoch_);
+        msg.topic = std::string(wire::broker_epoch_topic);
+        msg.payload = wire::encode_broker_epoch(epoch_, epoch_started_);
+        enqueue_plugin(std::move(msg));
+    }
 }
 
 void world::publish_effects() {
@@ -506,7 +699,7 @@ void world::converge(const std::function<void()>& after_step) {
     trace("faults stop; converging");
     const auto deadline = now_ + 10min;
     auto settled = [this] {
-        if (!engine_ || !queues_empty()) return false;
+        if (!engine_ || broker_down_ || !queues_empty()) return false;
         return std::none_of(connections_.begin(), connections_.end(),
                             [](const connection& c) { return c.open && !c.network_up; });
     };

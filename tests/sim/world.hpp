@@ -24,7 +24,8 @@ using core::time_point;
 using namespace std::chrono_literals;
 
 // A fault deliberately planted in the controller, so the checker can be shown to fail.
-enum class injected_fault { none, drop_will };
+// drop_close (plugin mode) ignores every lifecycle disconnected event.
+enum class injected_fault { none, drop_will, drop_close };
 
 // The shape and fault rates of one run; derived from the seed except where the CLI overrides.
 struct sim_config {
@@ -44,6 +45,12 @@ struct sim_config {
     bool reorder_device_connections = false;
     // A crashed controller gets the messages it processed but had not acked yet once more.
     bool crash_redelivery = true;
+    // Plugin mode: the broker runs the mosquitto_presence plugin, which publishes a connected and
+    // a disconnected event for every connection (in broker order) and a retained broker epoch.
+    // Apps also disconnect cleanly without a will or leave, takeovers never send a will, and the
+    // broker crashes (no wills, no events) and restarts with a new epoch.
+    bool plugin = false;
+    duration max_broker_downtime = 2s;
     bool defer_snapshots = false;  // engine_config::defer_snapshots, as the controller uses
     injected_fault fault = injected_fault::none;
     bool verbose = false;
@@ -52,7 +59,7 @@ struct sim_config {
     // How late the system may legitimately learn about a change of the truth.
     duration slack() const {
         return keepalive_detect_max + 2 * max_delay + max_downtime + max_dup_delay + ack_window +
-               1s;
+               (plugin ? max_broker_downtime : duration::zero()) + 1s;
     }
 };
 
@@ -60,7 +67,7 @@ struct sim_config {
 struct message {
     wire::inbound_kind kind = wire::inbound_kind::connect;
     std::size_t device = 0;
-    std::size_t connection = 0;
+    std::size_t connection = 0;  // plugin_connection for the plugin's own publishes
     std::string party;  // join and leave only
     std::string session;
     std::string topic;
@@ -71,10 +78,15 @@ struct message {
     bool duplicate = false;
 };
 
+// The connection index of messages the plugin publishes (lifecycle events, the epoch).
+inline constexpr std::size_t plugin_connection = static_cast<std::size_t>(-1);
+
 // One MQTT connection of a device, as the broker and the ground truth see it.
 struct connection {
     std::size_t device = 0;
     std::string session;
+    std::uint64_t epoch = 0;  // plugin mode: the broker run and connection number
+    std::uint64_t seq = 0;
     bool network_up = true;         // false once airplane mode silently killed it
     bool open = true;               // the broker still holds it
     time_point ended_at{};          // when it stopped carrying truth (network death or close)
@@ -118,6 +130,9 @@ struct sim_stats {
     std::uint64_t duplicates = 0;
     std::uint64_t drops = 0;
     std::uint64_t wills = 0;
+    std::uint64_t lifecycle_events = 0;
+    std::uint64_t clean_disconnects = 0;
+    std::uint64_t broker_crashes = 0;
     std::size_t max_members = 0;
 
     sim_stats& operator+=(const sim_stats& o);
@@ -157,13 +172,24 @@ class world {
     sim_stats& stats() { return stats_; }
     std::string stamp() const;
     std::optional<std::size_t> device_of(const core::device_key& key) const;
+    // The connection a device's engine view refers to: the newer of the one carrying its session
+    // and (plugin mode) the one with its broker epoch and sequence.
+    const connection* connection_of(std::size_t device, const core::device_view& view) const;
 
   private:
     void act(std::size_t device_index);
     void act_online(device& dev);
     void connect(device& dev);
     void publish(device& dev, wire::inbound_kind kind, const std::string& party = {});
-    void close(connection& conn, bool will);
+    void close(connection& conn, bool will,
+               core::connection_end end = core::connection_end::lost);
+    void enqueue_will(connection& conn);
+    void publish_lifecycle(connection& conn, wire::inbound_kind kind, core::connection_end end);
+    void enqueue_plugin(message msg);
+    time_point device_tail(std::size_t device) const;
+    void broker_crash();
+    void broker_restart();
+    bool broker_up() const { return !broker_down_; }
     void end_truth(const connection& conn, const std::string& party = {});
     void enqueue(connection& conn, message msg);
     void broker_work();
@@ -171,6 +197,7 @@ class world {
     void controller_work(bool faults);
     void restart();
     void deliver(const message& msg);
+    std::string device_text(const core::device_key& key) const;  // for verbose traces
     void deliver_due();
     void publish_effects();
     void refresh_truth();
@@ -194,6 +221,13 @@ class world {
     std::vector<core::effect> last_effects_;
     bool effects_published_ = false;
     std::uint64_t next_seq_ = 0;
+    // Plugin mode: the broker run, its connection counter, and the plugin's own publishes.
+    std::uint64_t epoch_ = 0;
+    time_point epoch_started_{};
+    std::uint64_t next_conn_seq_ = 0;
+    connection plugin_;
+    bool broker_down_ = false;
+    time_point broker_up_at_{};
     std::uint64_t next_session_ = 0;
     std::deque<std::string> trace_;
     sim_stats stats_;

@@ -93,6 +93,15 @@ struct engine_fixture {
     outcome set_profile(const std::string& user, const profile& prof) {
         return eng.on_profile({user, "any"}, prof, now);
     }
+    outcome opened(const std::string& user, const std::string& device, std::uint64_t epoch,
+                   std::uint64_t seq) {
+        return eng.on_connection_opened({user, device}, epoch, seq, now);
+    }
+    outcome closed(const std::string& user, const std::string& device, std::uint64_t epoch,
+                   std::uint64_t seq, connection_end end = connection_end::lost) {
+        return eng.on_connection_closed({user, device}, epoch, seq, end, now);
+    }
+    outcome broker_epoch(std::uint64_t epoch) { return eng.on_broker_epoch(epoch, now); }
     void tick() { eng.tick(now); }
     std::vector<effect> take() { return eng.take_effects(); }
 

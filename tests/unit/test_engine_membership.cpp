@@ -198,6 +198,21 @@ TEST_SUITE("engine membership") {
         CHECK(sign_out("alice", "phone", "s1") == outcome::stale);
     }
 
+    TEST_CASE_FIXTURE(engine_fixture, "a sign-out arriving after its session's will applies") {
+        present("p", "alice", "phone", "s1");
+        will("alice", "phone", "s1");
+        take();
+        CHECK(member("p", "alice")->state == member_state::reconnecting);
+        CHECK(sign_out("alice", "phone", "s2") == outcome::stale);
+        CHECK(sign_out("alice", "phone", "s1") == outcome::applied);
+        const auto evs = events_of(take());
+        REQUIRE(evs.size() == 1);
+        CHECK(evs[0].kind == event_kind::left);
+        CHECK(evs[0].reason == leave_reason::sign_out);
+        CHECK_FALSE(eng.user("alice").has_value());
+        CHECK_FALSE(eng.next_deadline().has_value());
+    }
+
     TEST_CASE_FIXTURE(engine_fixture, "user presence lists devices and parties sorted") {
         connect("alice", "phone", "s1");
         connect("alice", "laptop", "s2");

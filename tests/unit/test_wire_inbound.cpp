@@ -251,7 +251,9 @@ TEST_CASE("inbound subscriptions cover exactly the inbound topic shapes") {
     CHECK(inbound_subscriptions() ==
           std::vector<std::string>{"presence/connect/+/+", "presence/will/+/+",
                                    "presence/disconnect/+/+", "presence/profile/+/+",
-                                   "party/+/join/+/+", "party/+/leave/+/+"});
+                                   "party/+/join/+/+", "party/+/leave/+/+",
+                                   "presence/lifecycle/connected/+/+",
+                                   "presence/lifecycle/disconnected/+/+", "presence/broker/epoch"});
 }
 
 TEST_CASE("errors are std::error_codes of the presence.wire category with readable text") {
@@ -267,7 +269,8 @@ TEST_CASE("errors are std::error_codes of the presence.wire category with readab
         {error::payload_too_large, "payload_too_large"},
         {error::bad_payload, "bad_payload"},
         {error::bad_session_id, "bad_session_id"},
-        {error::bad_profile, "bad_profile"}};
+        {error::bad_profile, "bad_profile"},
+        {error::identity_mismatch, "identity_mismatch"}};
     for (const auto& [e, name] : names) {
         CHECK(to_string(e) == name);
         const std::string text = make_error_code(e).message();
@@ -280,16 +283,28 @@ TEST_CASE("errors are std::error_codes of the presence.wire category with readab
 TEST_CASE("random topics and bytes never crash decode_inbound and never pass invalid data") {
     const quiet_protobuf quiet;
     testing::rng r(20240521);
-    const std::vector<std::string> shapes{"presence/connect/",    "presence/will/",
-                                          "presence/disconnect/", "presence/profile/",
-                                          "party/p/join/",        "party/p/leave/"};
+    const std::vector<std::string> shapes{"presence/connect/",
+                                          "presence/will/",
+                                          "presence/disconnect/",
+                                          "presence/profile/",
+                                          "party/p/join/",
+                                          "party/p/leave/",
+                                          "presence/lifecycle/connected/",
+                                          "presence/lifecycle/disconnected/"};
     const std::vector<std::string> seeds{
-        encode_connect("s1", {"Alice", "https://a", "hi"}), encode_will("s1"), encode_session("s1"),
-        encode_profile({"Alice", "", ""}), R"({"session_id":"s1","profile":{"display_name":"A"}})"};
+        encode_connect("s1", {"Alice", "https://a", "hi"}),
+        encode_will("s1"),
+        encode_session("s1"),
+        encode_profile({"Alice", "", ""}),
+        R"({"session_id":"s1","profile":{"display_name":"A"}})",
+        encode_connection_event({"u", "d"}, 7, 3, core::connection_end::taken_over),
+        encode_broker_epoch(7)};
     std::size_t accepted = 0;
     for (int i = 0; i < 10'000; ++i) {
         std::string topic;
-        if (r.coin()) {
+        if (r.below(8) == 0) {
+            topic = std::string(broker_epoch_topic);
+        } else if (r.coin()) {
             topic = shapes[r.below(shapes.size())] + "u/d";
         } else {
             topic.resize(r.below(24));
@@ -313,6 +328,15 @@ TEST_CASE("random topics and bytes never crash decode_inbound and never pass inv
             continue;
         }
         ++accepted;
+        if (msg.kind == inbound_kind::broker_epoch) {
+            CHECK(msg.broker_epoch != 0);
+            continue;
+        }
+        if (msg.kind == inbound_kind::lifecycle_connected ||
+            msg.kind == inbound_kind::lifecycle_disconnected) {
+            CHECK(msg.broker_epoch != 0);
+            CHECK(msg.connection_seq != 0);
+        }
         CHECK(valid_identifier(msg.device.user_id));
         CHECK(valid_identifier(msg.device.device_id));
         CHECK(msg.session_id.size() <= 128);

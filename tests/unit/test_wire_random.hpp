@@ -101,6 +101,11 @@ inline core::device_view random_device(rng& r) {
             d.ended_session_ids.push_back(std::move(ended));
         }
     }
+    // Zero (no lifecycle seen), small, and the full 64-bit range, which JSON prints as strings.
+    if (r.coin()) {
+        d.broker_epoch = r.coin() ? r.next() : r.between(1, 1000);
+        d.connection_seq = r.coin() ? r.next() : r.between(0, 1000);
+    }
     return d;
 }
 

@@ -37,7 +37,7 @@ void app_device::connect() {
                             will_payload.data(), will_payload.size(), 1, false);
     auto builder = mqtt::connect_options_builder()
                        .mqtt_version(MQTTVERSION_3_1_1)
-                       .clean_session(true)
+                       .clean_session(options_.clean_session)
                        .keep_alive_interval(options_.keepalive)
                        .connect_timeout(std::chrono::seconds(10))
                        .automatic_reconnect(false)

@@ -1,5 +1,7 @@
 #include "presence/testing/broker.hpp"
 
+#include "presence/testing/tokens.hpp"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -43,14 +45,39 @@ std::filesystem::path config_path(std::string_view name) {
     return source_dir() / "mosquitto-conf" / (std::string(name) + ".conf");
 }
 
+std::filesystem::path plugin_path() { return PRESENCE_PLUGIN_PATH; }
+
+bool config_uses_plugin(std::string_view name) {
+    std::istringstream in{read_file(config_path(name))};
+    for (std::string line; std::getline(in, line);) {
+        if (directive(line) == "plugin") return true;
+    }
+    return false;
+}
+
 std::string rewrite_config(std::string_view text, const config_rewrite& rewrite) {
     std::string out;
     bool has_persistence_location = false;
+    std::size_t listeners = 0;
     std::istringstream in{std::string(text)};
     for (std::string line; std::getline(in, line);) {
         const std::string_view word = directive(line);
         if (word == "listener") {
-            line = "listener " + std::to_string(rewrite.port) + " 127.0.0.1";
+            std::uint16_t port = rewrite.port;
+            if (listeners > 0) {
+                port = listeners - 1 < rewrite.extra_ports.size()
+                           ? rewrite.extra_ports[listeners - 1]
+                           : free_port();
+            }
+            ++listeners;
+            line = "listener " + std::to_string(port) + " 127.0.0.1";
+        } else if (word == "plugin") {
+            line = "plugin " + require(rewrite.plugin, "plugin");
+        } else if (word == "plugin_opt_jwt_key_file") {
+            line = "plugin_opt_jwt_key_file " +
+                   require(rewrite.jwt_key_file, "plugin_opt_jwt_key_file");
+        } else if (word == "http_dir") {
+            continue;
         } else if (word == "persistence_location") {
             line = "persistence_location " + rewrite.persistence_dir.string() + "/";
             has_persistence_location = true;
@@ -95,7 +122,13 @@ broker::broker(broker_options options) : options_(std::move(options)), port_(fre
     std::filesystem::create_directories(state);
     conf_ = dir_.path() / "mosquitto.conf";
     log_ = dir_.path() / "mosquitto.log";
-    const config_rewrite rewrite{port_, state, options_.password_file, options_.acl_file};
+    const config_rewrite rewrite{port_,
+                                 state,
+                                 options_.password_file,
+                                 options_.acl_file,
+                                 plugin_path(),
+                                 dev_jwt_key_file(),
+                                 {}};
     std::ofstream(conf_) << rewrite_config(read_file(config_path(options_.config)), rewrite);
     start();
 }
@@ -106,8 +139,13 @@ std::string broker::uri() const { return "tcp://127.0.0.1:" + std::to_string(por
 
 void broker::start() {
     if (proc_) return;
-    proc_ = std::make_unique<process>(
-        std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf_.string()}, log_);
+    std::vector<std::string> argv{"/usr/sbin/mosquitto", "-c", conf_.string()};
+#ifdef PRESENCE_SANITIZER_PRELOAD
+    // A sanitizer build's plugin needs the sanitizer runtimes loaded into mosquitto first.
+    argv.insert(argv.begin(), {"/usr/bin/env", "LD_PRELOAD=" PRESENCE_SANITIZER_PRELOAD,
+                               "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"});
+#endif
+    proc_ = std::make_unique<process>(std::move(argv), log_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!port_accepts(port_)) {
         if (!proc_->running() || std::chrono::steady_clock::now() >= deadline) {

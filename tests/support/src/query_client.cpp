@@ -43,7 +43,9 @@ query_client::query_client(const std::string& uri, query_client_options options)
                        .automatic_reconnect(false);
     if (!options_.password.empty()) builder.password(options_.password);
     client_->connect(builder.finalize())->wait();
-    std::vector<std::string> topics{reply_topic_, reply_topic_ + "/#"};
+    // "<reply topic>/#" also matches the reply topic itself; subscribing to both would deliver
+    // every bare-topic reply twice.
+    std::vector<std::string> topics{reply_topic_ + "/#"};
     topics.insert(topics.end(), options_.extra_topics.begin(), options_.extra_topics.end());
     client_->subscribe(mqtt::string_collection::create(topics), std::vector<int>(topics.size(), 1))
         ->wait();

@@ -71,7 +71,8 @@ int raw_device::try_connect() {
 
     const core::device_key key{options_.user, options_.device};
     // Flags: username, will QoS 1, will, clean session (and password when given).
-    unsigned flags = 0x80 | 0x08 | 0x04 | 0x02;
+    unsigned flags = 0x80 | 0x08 | 0x04;
+    if (options_.clean_session) flags |= 0x02;
     if (!options_.password.empty()) flags |= 0x40;
     std::string body;
     put_string(body, "MQTT");
@@ -110,11 +111,11 @@ void raw_device::join(std::string_view party) {
             wire::encode_session(options_.session));
 }
 
-void raw_device::publish(std::string_view topic, std::string_view payload) {
+void raw_device::publish(std::string_view topic, std::string_view payload, bool retain) {
     std::string body;
     put_string(body, topic);
     body.append(payload);
-    send_all(packet(0x30, body));
+    send_all(packet(retain ? 0x31 : 0x30, body));
 }
 
 void raw_device::close() {

@@ -23,6 +23,11 @@ struct engine_config {
     // How many session ids of forgotten devices (signed out or expired) the engine remembers, so
     // that a late duplicate connect of such a session is stale rather than a ghost revival.
     std::size_t forgotten_sessions_kept = 4096;
+    // How many broker connections of forgotten devices the engine remembers, so that a late
+    // duplicate "connected" event of such a connection is stale rather than a ghost revival.
+    std::size_t forgotten_connections_kept = 4096;
+    // How many retired broker epochs the engine remembers; an event of one of them is stale.
+    std::size_t retired_epochs_kept = 8;
     // When true, take_effects() carries one snapshot (or clear) per party changed since the
     // previous take_effects(), placed first, instead of one per input call. A host that feeds a
     // burst of messages and then drains effects uses it, so a party of 10,000 members costs one
@@ -48,9 +53,46 @@ struct engine_stats {
 // - Every session that ends (will, sign-out, replacement by a newer connect) is remembered
 //   (bounded), and any later message naming it is stale: duplicates cannot resurrect it.
 // - A connect with a new session id replaces the current session (takeover), live at once.
+// - A sign-out naming the current session applies even when that session already ended with a
+//   will (the device is reconnecting): it only removes, and the user asked for it.
 // - A join or leave without a session id applies to the device's current session. A join never
 //   revives a reconnecting device unless it names a new session id; only a connect or such a join
 //   does, because a join alone may be a late duplicate from the dead connection.
+//
+// Broker lifecycle rules (only with the mosquitto_presence plugin; without it no input below ever
+// arrives and the session rules alone decide):
+// - The broker orders connections: within one broker epoch (one broker run) connection_seq grows
+//   with every accepted connection, a connection's "opened" comes before its "closed", and on
+//   takeover the new connection's "opened" comes before the old one's "closed". Each device
+//   records the connection (epoch, seq) it last saw and publishes it, so it survives a restart.
+// - The engine knows the current broker epoch (0 = none yet, as after a restart) and a few
+//   retired ones. An input of a retired epoch is stale. An input of an unknown nonzero epoch is
+//   stale (and its epoch retired) when the broker's clock says it happened before the current
+//   run began (a late event of an older run, redelivered after a controller restart: the current
+//   run began no later than the earliest broker time the engine saw of it); otherwise it first
+//   makes that epoch current (retiring the old one) and reconciles: every live device whose
+//   recorded epoch differs goes reconnecting with deadline now + grace, exactly as if its will
+//   had arrived, so devices that come back get `back` and the rest expire (reason timeout): no
+//   ghost survives a broker crash. Reconnecting devices keep their deadline. After a controller
+//   restart with the same broker, the first epoch input equals what the devices recorded, so
+//   nothing changes.
+// - opened(epoch, seq) is stale when the device recorded the same epoch and a higher seq, or the
+//   same seq and is reconnecting (that connection already ended); a duplicate when the device is
+//   live on exactly that connection; otherwise the device records it and is live: a reconnecting
+//   member comes back (`back`, no flicker). An unknown device is created live (user online), unless
+//   that connection belonged to a forgotten device (stale). opened never changes the session id:
+//   the app's connect names the new session, and may arrive before or after opened.
+// - closed(epoch, seq) is stale when the device recorded the same epoch and a higher seq;
+//   otherwise it ends the device's connection exactly like a will (reconnecting with deadline
+//   now + grace, the current session ended), or is a duplicate when the device is already
+//   reconnecting. Every end (lost, taken over, kicked) is treated alike. A closed for an unknown
+//   device is unknown, for a forgotten device's last connection (or an older one) stale.
+// - The outcome of opened and closed is the device's; an epoch change they carry is reported
+//   through take_reconciliations().
+// - A will naming a session that already ended while a newer connection made the device live
+//   again is stale, so a redelivered will cannot undo an opened.
+// - connect, will, disconnect, join and leave keep the session rules above; with the plugin a will
+//   is usually a duplicate of a closed.
 //
 // Effect rules: one input call changes a party's revision by exactly one and publishes at most
 // one snapshot (or clear) per party, followed by that party's events, which all carry the
@@ -60,7 +102,7 @@ struct engine_stats {
 // of the user's latest input (a will included), never of an expiry. A user whose last device is
 // gone gets a final record (offline, no devices) and is then forgotten.
 class engine {
-public:
+  public:
     explicit engine(engine_config config = {});
     ~engine();
     engine(engine&&) noexcept;
@@ -93,6 +135,28 @@ public:
     // presence/profile: the user's profile changes; every party of the user republishes.
     outcome on_profile(const device_key& device, const profile& profile, time_point now);
 
+    // presence/lifecycle/connected: the broker accepted connection `seq` of broker run `epoch` for
+    // this device. See the broker lifecycle rules above.
+    // broker_time is the event's `at` on the broker's clock ({} when unknown), which orders
+    // broker runs (see above).
+    outcome on_connection_opened(const device_key& device, std::uint64_t epoch, std::uint64_t seq,
+                                 time_point now, time_point broker_time = {});
+
+    // presence/lifecycle/disconnected: connection `seq` of broker run `epoch` ended.
+    outcome on_connection_closed(const device_key& device, std::uint64_t epoch, std::uint64_t seq,
+                                 connection_end end, time_point now, time_point broker_time = {});
+
+    // presence/broker/epoch: the broker run now serving. A new value reconciles (see above);
+    // the current one is a duplicate, a retired one stale.
+    // started_at is the run's start on the broker's clock ({} when unknown).
+    outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at = {});
+
+    // The current broker epoch; 0 until an input carried one.
+    std::uint64_t broker_epoch() const;
+
+    // Hands over the epoch changes acted on since the last call, oldest first, for logging.
+    std::vector<reconciliation> take_reconciliations();
+
     // Expires every device whose grace deadline is <= now.
     void tick(time_point now);
 
@@ -114,7 +178,7 @@ public:
     std::vector<std::string> party_ids() const;
     engine_stats stats() const;
 
-private:
+  private:
     struct state;
     std::unique_ptr<state> state_;
 };

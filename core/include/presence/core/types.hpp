@@ -3,6 +3,7 @@
 // and from presence.v1 messages, so the engine stays free of I/O and serialisation concerns.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -55,6 +56,10 @@ struct device_view {
     std::string session_id;
     // Recently ended sessions, oldest first: published so that a restart keeps them stale.
     std::vector<std::string> ended_session_ids;
+    // The broker connection last seen for this device through the plugin's lifecycle events
+    // (0 and 0 when none was seen): published so that a restarted controller still knows it.
+    std::uint64_t broker_epoch = 0;
+    std::uint64_t connection_seq = 0;
 
     friend bool operator==(const device_view&, const device_view&) = default;
 };
@@ -120,6 +125,21 @@ struct publish_user {
 };
 using effect = std::variant<publish_snapshot, clear_snapshot, publish_event, publish_user>;
 
+// How a broker connection ended, as the plugin reports it. The engine treats every end alike;
+// the value is kept for logs and metrics.
+enum class connection_end : std::uint8_t { unspecified, lost, taken_over, kicked };
+
+// A broker epoch change the engine acted on, so the host can log it (the engine itself never
+// logs): the old epoch (0 when none was known), the new one, and how many live devices it sent
+// reconnecting because they were not seen on the new broker run.
+struct reconciliation {
+    std::uint64_t from_epoch = 0;
+    std::uint64_t to_epoch = 0;
+    std::size_t devices = 0;
+
+    friend bool operator==(const reconciliation&, const reconciliation&) = default;
+};
+
 // What an input did to the state. Every value except applied means "nothing changed".
 enum class outcome : std::uint8_t {
     applied,       // state changed and effects were queued
@@ -132,5 +152,6 @@ enum class outcome : std::uint8_t {
 const char* to_string(outcome o);
 const char* to_string(event_kind k);
 const char* to_string(leave_reason r);
+const char* to_string(connection_end e);
 
 }  // namespace presence::core

@@ -4,6 +4,7 @@
 // simulation both go through it, so the simulation exercises the real codec.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -23,6 +24,7 @@ enum class error {
     bad_payload,        // neither valid protobuf nor valid JSON for the topic's message
     bad_session_id,     // session_id longer than 128 bytes or with control characters
     bad_profile,        // a profile field over its limit
+    identity_mismatch,  // a lifecycle event whose user or device id differs from its topic's
 };
 const std::error_category& error_category();
 std::error_code make_error_code(error e);
@@ -32,8 +34,20 @@ const char* to_string(error e);
 // Identifier rule of protocol v1: 1-64 characters of [A-Za-z0-9._-].
 bool valid_identifier(std::string_view id);
 
-// The inbound message kinds, one per inbound topic shape.
-enum class inbound_kind { connect, will, disconnect, profile, join, leave };
+// The inbound message kinds, one per inbound topic shape. The last three come from the
+// mosquitto_presence plugin inside the broker (presence/lifecycle/connected|disconnected/<u>/<d>
+// and presence/broker/epoch); without the plugin they never arrive.
+enum class inbound_kind {
+    connect,
+    will,
+    disconnect,
+    profile,
+    join,
+    leave,
+    lifecycle_connected,
+    lifecycle_disconnected,
+    broker_epoch,
+};
 const char* to_string(inbound_kind k);
 
 // A decoded inbound message: the topic's identifiers plus the payload's fields.
@@ -43,6 +57,13 @@ struct inbound {
     core::device_key device;
     std::string session_id;
     core::profile profile;  // connect and profile only
+    // Lifecycle events and the broker epoch only (broker_epoch is never 0 once decoded; neither is
+    // connection_seq for a lifecycle event).
+    std::uint64_t broker_epoch = 0;
+    std::uint64_t connection_seq = 0;
+    core::connection_end end = core::connection_end::unspecified;  // disconnected only
+    // The broker's clock: the event's `at` or the epoch's `started_at` ({} when not sent).
+    core::time_point broker_time{};
 };
 
 // Limits applied while decoding.
@@ -50,7 +71,9 @@ struct limits {
     std::size_t max_payload_bytes = 16 * 1024;
 };
 
-// Parses and validates topic and payload. A payload whose first non-blank byte is '{' is parsed
+// Parses and validates topic and payload. A lifecycle event must name the topic's user and device
+// (identity_mismatch otherwise) and carry a nonzero epoch and sequence; a broker epoch must be
+// nonzero (bad_payload otherwise). A payload whose first non-blank byte is '{' is parsed
 // as JSON (proto field names, unknown fields rejected); anything else as binary protobuf; an
 // empty payload is the empty message. On error `out` is unspecified.
 std::error_code decode_inbound(std::string_view topic, std::string_view payload, inbound& out,
@@ -59,14 +82,17 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
 // Feeds a decoded message to the engine.
 core::outcome apply(core::engine& engine, const inbound& msg, core::time_point now);
 
+// The retained topic on which the plugin announces the broker run (BrokerEpoch).
+inline constexpr std::string_view broker_epoch_topic = "presence/broker/epoch";
+
 // The MQTT subscriptions (QoS 1) that carry every inbound message.
 const std::vector<std::string>& inbound_subscriptions();
 
 // Outbound topics.
-std::string members_topic(std::string_view party_id);       // party/<p>/members
-std::string events_topic(std::string_view party_id);        // party/<p>/events
-std::string user_topic(std::string_view user_id);           // presence/user/<u>
-inline constexpr std::string_view json_suffix = "/json";    // appended for the JSON twin
+std::string members_topic(std::string_view party_id);     // party/<p>/members
+std::string events_topic(std::string_view party_id);      // party/<p>/events
+std::string user_topic(std::string_view user_id);         // presence/user/<u>
+inline constexpr std::string_view json_suffix = "/json";  // appended for the JSON twin
 // Subscriptions that return every retained snapshot and user record, for restore().
 inline constexpr std::string_view snapshot_subscription = "party/+/members";
 inline constexpr std::string_view user_subscription = "presence/user/+";
@@ -97,8 +123,15 @@ std::string encode_connect(std::string_view session_id, const core::profile& pro
 std::string encode_will(std::string_view session_id);
 std::string encode_session(std::string_view session_id);  // Join, Leave and Disconnect alike
 std::string encode_profile(const core::profile& profile);
+// A plugin ConnectionEvent (end is ignored for a connected event) and a BrokerEpoch.
+// A zero `at` or `started_at` is left unset.
+std::string encode_connection_event(const core::device_key& device, std::uint64_t broker_epoch,
+                                    std::uint64_t connection_seq,
+                                    core::connection_end end = core::connection_end::unspecified,
+                                    core::time_point at = {});
+std::string encode_broker_epoch(std::uint64_t broker_epoch, core::time_point started_at = {});
 
-// Inbound topics, for clients, tools, tests and the simulation.
+// Inbound topics, for clients, tools, tests and the simulation (broker_epoch ignores the device).
 std::string inbound_topic(inbound_kind kind, const core::device_key& device,
                           std::string_view party_id = {});
 

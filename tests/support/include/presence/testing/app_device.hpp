@@ -22,6 +22,7 @@ struct app_options {
     std::string session;   // empty: a fresh unique session id
     core::profile profile;
     std::chrono::seconds keepalive{30};
+    bool clean_session = true;  // false: a persistent session, for takeover scenarios
 };
 
 // A Paho MQTT 3.1.1 client with username = user, client id = device and a Last Will on

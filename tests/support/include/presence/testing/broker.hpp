@@ -25,12 +25,23 @@ struct config_rewrite {
     std::filesystem::path persistence_dir;
     std::filesystem::path password_file;  // required when the config has password_file
     std::filesystem::path acl_file;       // required when the config has acl_file
+    std::filesystem::path plugin;         // required when the config has plugin
+    std::filesystem::path jwt_key_file;   // required when the config has plugin_opt_jwt_key_file
+    // Ports for the second, third... listener (websockets); a free port each when empty.
+    std::vector<std::uint16_t> extra_ports;
 };
 
-// Rewrites a config's text: every `listener` becomes `listener <port> 127.0.0.1`, paths are
-// replaced, `log_dest file` lines are dropped, and (when run as root) `user root` is added so
-// the broker can write the temp dir. Throws when the config needs a path that was not given.
+// Rewrites a config's text: the first `listener` becomes `listener <port> 127.0.0.1`, later ones
+// get the extra ports, paths are replaced (the plugin by the built one), `log_dest file` and
+// `http_dir` lines are dropped, and (when run as root) `user root` is added so the broker can
+// write the temp dir. Throws when the config needs a path that was not given.
 std::string rewrite_config(std::string_view text, const config_rewrite& rewrite);
+
+// Whether a shipped config loads the presence plugin (clients then need tokens).
+bool config_uses_plugin(std::string_view name);
+
+// The mosquitto_presence.so this test build made.
+std::filesystem::path plugin_path();
 
 // Creates a mosquitto password file with these (username, password) pairs.
 void make_password_file(const std::filesystem::path& file,
@@ -41,6 +52,8 @@ struct broker_options {
     std::string config = "dev-insecure";  // mosquitto-conf/<config>.conf
     std::filesystem::path password_file;
     std::filesystem::path acl_file;
+    // Configs with the presence plugin always get the built plugin and the development key
+    // (tokens.hpp), so test tokens work under every config.
 };
 
 // One mosquitto process with its own temp dir (config, persistence, log). Started by the
@@ -69,6 +82,8 @@ class broker {
     // stop() then start() on the same port and state.
     void restart();
     bool running() const { return proc_ != nullptr; }
+    // The mosquitto process id (-1 when stopped), for CPU measurements via /proc.
+    int pid() const { return proc_ ? static_cast<int>(proc_->pid()) : -1; }
 
   private:
     broker_options options_;

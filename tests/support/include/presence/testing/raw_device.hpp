@@ -18,6 +18,7 @@ struct raw_device_options {
     std::string session;   // empty: a fresh unique session id
     std::chrono::seconds keepalive{1};
     std::string will_topic;  // empty: presence/will/<user>/<device>; set it to try impersonation
+    bool clean_session = true;  // false: a persistent session the broker keeps after close
 };
 
 // A hand-rolled MQTT 3.1.1 client on a blocking TCP socket. It never sends PINGREQ and never
@@ -37,8 +38,8 @@ class raw_device {
     void announce();
     // PUBLISH QoS 0 of a join of the party.
     void join(std::string_view party);
-    // Any PUBLISH QoS 0, as this connection.
-    void publish(std::string_view topic, std::string_view payload);
+    // Any PUBLISH QoS 0, as this connection (retained when asked).
+    void publish(std::string_view topic, std::string_view payload, bool retain = false);
     // From now on the device sends nothing: it is in airplane mode. (A no-op, for readability.)
     void go_silent() {}
     // Closes the socket (a FIN: the broker notices at once).

@@ -1,0 +1,163 @@
+// Broker lifecycle inputs: connection opened and closed events and the broker epoch, as the
+// mosquitto_presence plugin reports them. The rules are in engine.hpp.
+#include <algorithm>
+
+#include "assert.hpp"
+#include "state.hpp"
+
+namespace presence::core {
+
+using detail::device_rec;
+
+bool engine::state::is_retired(std::uint64_t epoch) const {
+    return std::find(retired_.begin(), retired_.end(), epoch) != retired_.end();
+}
+
+void engine::state::retire(std::uint64_t epoch) {
+    if (config_.retired_epochs_kept == 0 || is_retired(epoch)) return;
+    retired_.push_back(epoch);
+    while (retired_.size() > config_.retired_epochs_kept) retired_.pop_front();
+}
+
+// Whether an input of `epoch` (nonzero) may proceed. The current epoch may; a retired one may
+// not; an unknown one is a newer broker run and is adopted first, unless the broker's clock says
+// it is older than the current run (a late event replayed after a restart): then it is retired.
+bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, time_point now) {
+    if (is_retired(epoch)) return false;
+    const bool timed = broker_time != time_point{};
+    if (epoch == broker_epoch_) {
+        if (timed && (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
+            epoch_since_ = broker_time;
+        }
+        return true;
+    }
+    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} &&
+        broker_time < epoch_since_) {
+        retire(epoch);
+        return false;
+    }
+    adopt_epoch(epoch, broker_time, now);
+    return true;
+}
+
+// Makes a new `epoch` current and sends every live device that was not seen on this broker run
+// reconnecting: its connection cannot have survived the broker restart.
+void engine::state::adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now) {
+    PRESENCE_ASSERT(epoch != 0 && epoch != broker_epoch_, "only a new epoch is adopted");
+    reconciliation change{broker_epoch_, epoch, 0};
+    if (broker_epoch_ != 0) retire(broker_epoch_);
+    broker_epoch_ = epoch;
+    epoch_since_ = broker_time;
+    for (auto& [user_id, user] : users_) {
+        for (auto& [device_id, dev] : user.devices) {
+            if (dev.state != device_state::live || dev.epoch == epoch) continue;
+            const device_key key{user_id, device_id};
+            touch_device_parties(key, dev);
+            dev.state = device_state::reconnecting;
+            arm(key, dev, now + config_.grace);
+            remember_ended(dev, dev.session);
+            touch_user(user_id);
+            ++change.devices;
+        }
+    }
+    reconciliations_.push_back(change);
+}
+
+// A device's connection ended: like a will, the device goes reconnecting until now + grace and
+// its current session is over.
+void engine::state::lose_connection(const device_key& key, device_rec& dev, time_point now) {
+    touch_device_parties(key, dev);
+    dev.state = device_state::reconnecting;
+    arm(key, dev, now + config_.grace);
+    remember_ended(dev, dev.session);
+    find_user(key.user_id)->last_seen = now;
+    touch_user(key.user_id);
+}
+
+outcome engine::state::open_connection(const device_key& key, std::uint64_t epoch,
+                                       std::uint64_t seq, time_point now) {
+    auto* dev = find_device(key);
+    if (dev == nullptr) {
+        if (forgotten_connections_.covers(key, epoch, seq)) return outcome::stale;
+        dev = &connect_device(key, {}, now);
+        dev->epoch = epoch;
+        dev->seq = seq;
+        return outcome::applied;
+    }
+    if (dev->epoch == epoch) {
+        if (seq < dev->seq) return outcome::stale;
+        if (seq == dev->seq) {
+            // Reconnecting on the very connection recorded means that connection already ended.
+            return dev->state == device_state::live ? outcome::duplicate : outcome::stale;
+        }
+    }
+    touch_device_parties(key, *dev);
+    dev->epoch = epoch;
+    dev->seq = seq;
+    dev->state = device_state::live;
+    dev->deadline = {};
+    disarm(*dev);
+    find_user(key.user_id)->last_seen = now;
+    touch_user(key.user_id);
+    return outcome::applied;
+}
+
+outcome engine::state::close_connection(const device_key& key, std::uint64_t epoch,
+                                        std::uint64_t seq, time_point now) {
+    auto* dev = find_device(key);
+    if (dev == nullptr) {
+        return forgotten_connections_.covers(key, epoch, seq) ? outcome::stale : outcome::unknown;
+    }
+    if (dev->epoch == epoch && seq < dev->seq) return outcome::stale;
+    if (dev->state == device_state::reconnecting) {
+        if (dev->epoch == epoch && dev->seq == seq) return outcome::duplicate;
+        // Already reconnecting (a will came first): record the newer connection so that a late
+        // duplicate of its opened stays stale; the deadline stays.
+        touch_device_parties(key, *dev);
+        dev->epoch = epoch;
+        dev->seq = seq;
+        touch_user(key.user_id);
+        return outcome::applied;
+    }
+    dev->epoch = epoch;
+    dev->seq = seq;
+    lose_connection(key, *dev, now);
+    return outcome::applied;
+}
+
+outcome engine::state::on_connection_opened(const device_key& key, std::uint64_t epoch,
+                                            std::uint64_t seq, time_point now,
+                                            time_point broker_time) {
+    if (epoch == 0) return outcome::unknown;
+    begin(leave_reason::timeout);
+    const auto result = admit_epoch(epoch, broker_time, now)
+                            ? open_connection(key, epoch, seq, now)
+                            : outcome::stale;
+    flush(now);
+    return result;
+}
+
+outcome engine::state::on_connection_closed(const device_key& key, std::uint64_t epoch,
+                                            std::uint64_t seq, time_point now,
+                                            time_point broker_time) {
+    if (epoch == 0) return outcome::unknown;
+    begin(leave_reason::timeout);
+    const auto result = admit_epoch(epoch, broker_time, now)
+                            ? close_connection(key, epoch, seq, now)
+                            : outcome::stale;
+    flush(now);
+    return result;
+}
+
+outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now,
+                                       time_point started_at) {
+    if (epoch == 0) return outcome::unknown;
+    const bool known = epoch == broker_epoch_;
+    begin(leave_reason::timeout);
+    const bool admitted = admit_epoch(epoch, started_at, now);
+    flush(now);
+    if (!admitted) return outcome::stale;
+    return known ? outcome::duplicate : outcome::applied;
+}
+
+}  // namespace presence::core

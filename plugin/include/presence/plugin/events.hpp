@@ -1,0 +1,30 @@
+#pragma once
+// Encoding of what the plugin publishes: lifecycle events (presence.v1.ConnectionEvent) and the
+// broker epoch (presence.v1.BrokerEpoch), with their topics.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "presence/plugin/connections.hpp"
+
+namespace presence::plugin {
+
+// presence/broker/epoch: retained, published at the first TICK of every broker run.
+inline constexpr std::string_view epoch_topic = "presence/broker/epoch";
+
+// presence/lifecycle/connected/<user>/<device> or presence/lifecycle/disconnected/<user>/<device>.
+std::string lifecycle_topic(const lifecycle_event& event);
+
+// The ConnectionEvent of one lifecycle event, serialized.
+std::string encode(const lifecycle_event& event, std::uint64_t broker_epoch);
+
+// The BrokerEpoch message, serialized.
+std::string encode_epoch(std::uint64_t broker_epoch, std::int64_t started_us,
+                         std::string_view plugin_version);
+
+// A broker-run identifier: the start time in microseconds shifted left, with random low bits,
+// so two runs (even two brokers started in the same microsecond) differ. Never 0.
+std::uint64_t make_epoch(std::int64_t wall_us, std::uint64_t random_bits);
+
+}  // namespace presence::plugin

@@ -1,0 +1,67 @@
+#pragma once
+// Signed access tokens (JWT, HS256, through libjwt): the MQTT password of every client when the
+// broker runs the mosquitto_presence plugin. Minting lives here too, so tests, benchmarks and
+// tools make exactly the tokens the plugin accepts.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace presence::token {
+
+// What a client may do: an app pins its own identity; the controller may do everything.
+enum class role { app, controller };
+// "app" or "controller", the claim value.
+const char* to_string(role r);
+// Parses the claim value; nullopt for anything else.
+std::optional<role> parse_role(std::string_view text);
+
+// Why a token was refused. Each value is a log reason of the plugin.
+enum class error {
+    ok = 0,
+    missing,        // no password at all
+    too_long,       // over max_token_bytes, refused before parsing
+    malformed,      // not three base64url parts of JSON, or a claim of the wrong type
+    bad_signature,  // signed with another key, or not HS256 (alg "none" included)
+    expired,        // exp is in the past (or missing: exp is required)
+    wrong_subject,  // sub differs from the MQTT username
+    bad_role,       // a role claim other than "app" or "controller"
+};
+// A short lowercase name ("bad_signature"), for log lines and counters.
+const char* to_string(error e);
+
+// Tokens longer than this are refused without parsing: bounded work per CONNECT.
+inline constexpr std::size_t max_token_bytes = 4096;
+// Keys shorter than this are refused by the plugin at start: HS256 wants 256 bits of secret.
+inline constexpr std::size_t min_key_bytes = 32;
+
+// The verified content of a token.
+struct claims {
+    std::string subject;
+    std::int64_t expires_s = 0;  // exp, seconds since the Unix epoch
+    role granted = role::app;
+};
+
+// Result of verify(): error::ok with the claims, or the reason of the refusal.
+struct verdict {
+    error why = error::ok;
+    claims granted;
+    bool ok() const { return why == error::ok; }
+};
+
+// Verifies an HS256 token against `key`: signature, alg, `exp` > now_s, `sub` == username,
+// and the optional `role`. Never throws; a token of any content only yields a refusal.
+verdict verify(std::string_view key, std::string_view token, std::string_view username,
+               std::int64_t now_s);
+
+// Makes an HS256 token with claims sub, exp (seconds since the epoch), role and iat = now.
+// Throws std::runtime_error when libjwt fails (out of memory, empty key).
+std::string mint_token(std::string_view key, std::string_view subject, std::int64_t expires_s,
+                       role granted = role::app);
+
+// Reads a key file: its content with one trailing newline (or CRLF) removed. nullopt when the
+// file cannot be read.
+std::optional<std::string> read_key_file(const std::string& path);
+
+}  // namespace presence::token

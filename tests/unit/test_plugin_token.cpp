@@ -1,0 +1,70 @@
+// presence::token: the tokens the plugin accepts, and every way one is refused.
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "presence/token/token.hpp"
+
+using namespace presence::token;
+
+namespace {
+
+const std::string key = "unit-test-key-0123456789abcdef0123456789";
+const std::string other_key = "another-key-0123456789abcdef0123456789ab";
+constexpr std::int64_t now = 1'800'000'000;
+
+}  // namespace
+
+TEST_CASE("token_minted_with_the_key_verifies_with_subject_expiry_and_role") {
+    const verdict app = verify(key, mint_token(key, "alice", now + 60), "alice", now);
+    REQUIRE(app.ok());
+    CHECK(app.granted.subject == "alice");
+    CHECK(app.granted.expires_s == now + 60);
+    CHECK(app.granted.granted == role::app);
+    const verdict ctl = verify(key, mint_token(key, "ctl", now + 60, role::controller), "ctl", now);
+    REQUIRE(ctl.ok());
+    CHECK(ctl.granted.granted == role::controller);
+}
+
+TEST_CASE("token_refusals_name_their_reason") {
+    CHECK(verify(key, "", "alice", now).why == error::missing);
+    CHECK(verify(key, std::string(max_token_bytes + 1, 'a'), "alice", now).why == error::too_long);
+    CHECK(verify(key, "not-a-token", "alice", now).why == error::malformed);
+    CHECK(verify(key, "a.b.c", "alice", now).why == error::malformed);
+    CHECK(verify(key, "a..c", "alice", now).why == error::malformed);
+    CHECK(verify(key, mint_token(other_key, "alice", now + 60), "alice", now).why ==
+          error::bad_signature);
+    CHECK(verify(key, mint_token(key, "alice", now - 1), "alice", now).why == error::expired);
+    CHECK(verify(key, mint_token(key, "alice", now), "alice", now).why == error::expired);
+    CHECK(verify(key, mint_token(key, "bob", now + 60), "alice", now).why == error::wrong_subject);
+    CHECK(verify(key, mint_token(key, "alice", now + 60), "", now).why == error::wrong_subject);
+}
+
+TEST_CASE("token_with_a_tampered_payload_fails_its_signature") {
+    const std::string good = mint_token(key, "alice", now + 60);
+    const std::string forged_role = mint_token(key, "alice", now + 60, role::controller);
+    // Header and signature of one token, payload (role controller) of another.
+    const auto first_dot = good.find('.');
+    const auto last_dot = good.rfind('.');
+    const std::string spliced = good.substr(0, first_dot) +
+                                forged_role.substr(first_dot, forged_role.rfind('.') - first_dot) +
+                                good.substr(last_dot);
+    CHECK(verify(key, spliced, "alice", now).why == error::bad_signature);
+}
+
+TEST_CASE("token_with_alg_none_is_refused") {
+    // {"alg":"none","typ":"JWT"} . {"sub":"alice","exp":4000000000,"role":"controller"} . x
+    const std::string none =
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
+        "eyJzdWIiOiJhbGljZSIsImV4cCI6NDAwMDAwMDAwMCwicm9sZSI6ImNvbnRyb2xsZXIifQ.x";
+    CHECK_FALSE(verify(key, none, "alice", now).ok());
+}
+
+TEST_CASE("token_role_must_be_app_or_controller") {
+    CHECK(parse_role("app") == role::app);
+    CHECK(parse_role("controller") == role::controller);
+    CHECK_FALSE(parse_role("admin"));
+    CHECK(std::string(to_string(error::bad_signature)) == "bad_signature");
+    CHECK(std::string(to_string(role::controller)) == "controller");
+}
