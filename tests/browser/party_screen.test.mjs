@@ -6,8 +6,12 @@
 // dimmed with a countdown, and is removed when the grace period runs out.
 // Screenshots land in test-artifacts/browser/ (paths are printed).
 //
+// The broker runs mosquitto-conf/dev.conf: the presence plugin authenticates every connection
+// with a JWT, so the page logs in with the demo tokens docker/presence-demo-init hands it.
+//
 // Environment (set by tests/browser/CMakeLists.txt): PRESENCE_SOURCE_DIR, PRESENCE_CONTROLLER_BIN,
-// PRESENCE_WEB_DIR (the built page, scripts/build-web), PRESENCE_ARTIFACTS, CHROMIUM.
+// PRESENCE_WEB_DIR (the built page, scripts/build-web), PRESENCE_ARTIFACTS, CHROMIUM, PLUGIN_SO,
+// TOKEN_BIN; PRESENCE_BROWSER_CONFIG (default dev) picks another shipped broker config.
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -65,6 +69,10 @@ before(async () => {
     controllerBin: env('PRESENCE_CONTROLLER_BIN'),
     webDir: env('PRESENCE_WEB_DIR'),
     grace: `${GRACE_S}s`,
+    config: process.env.PRESENCE_BROWSER_CONFIG || 'dev',
+    pluginSo: process.env.PLUGIN_SO,
+    tokenBin: process.env.TOKEN_BIN,
+    cast: 'alice bob carol',
   });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -149,6 +157,29 @@ test('party screen in headless Chromium', async (t) => {
     await alice.waitForFunction(() => document.querySelector('#events').textContent.includes('Bob left (timeout)'), null, WAIT);
     assert.equal(await alice.getAttribute(avatar('alice'), 'data-state'), 'present');
     await shot(alice, '4-bob-timed-out');
+  });
+
+  await step('the broker refuses a wrong token; the page says so and stops retrying', async () => {
+    if (!stack.withPlugin) return;
+    const page = await browser.newPage();
+    // The page's demo config, with carol's token replaced by one signed with another key.
+    await page.route('**/demo-config.json', async (route) => {
+      const res = await route.fetch();
+      const config = await res.json();
+      config.tokens.carol = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYXJvbCIsImV4cCI6NDEwMjQ0NDgwMH0.' +
+        'c2lnbmVkLXdpdGgtYW5vdGhlci1rZXk';
+      await route.fulfill({ response: res, json: config });
+    });
+    await page.goto(`${stack.pageUrl}?user=carol&device=carol-tab&party=${party}&autojoin=1`);
+    await page.waitForSelector('#status[data-state="error"]', WAIT);
+    assert.match(await page.textContent('#status'), /refused carol\/carol-tab/);
+    assert.equal(await alice.$(avatar('carol')), null);
+    // A user outside the demo cast has no token at all: refused by the page before connecting.
+    await page.goto(`${stack.pageUrl}?user=mallory&party=${party}`);
+    await page.waitForSelector('#status[data-state="error"]', WAIT);
+    assert.match(await page.textContent('#status'), /no demo token for "mallory"/);
+    await shot(page, '6-wrong-token-refused');
+    await page.close();
   });
 
   await step('back online after airplane mode: the app joins its party again', async () => {

@@ -1,11 +1,21 @@
 // A real stack for the browser tests: mosquitto with the project's config plus a websockets
 // listener that serves the built page (http_dir), and a real presence-controller; free loopback
 // ports, a temp dir, and a stop() that ends both processes.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+// Runs a program to completion with extra environment; rejects with its output on failure.
+function run(file, extraEnv) {
+  return new Promise((resolve, reject) => {
+    execFile(file, [], { env: { ...process.env, ...extraEnv } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${file} failed: ${err.message}\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -76,8 +86,10 @@ export function rewriteConfig(text, { port, wsPort, httpDir, persistenceDir, plu
 }
 
 // Resolves once the controller's retained status says online (it publishes it after restoring).
-async function waitForControllerOnline(mqtt, port, proc, timeoutMs) {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 200, clientId: `probe-${process.pid}` });
+async function waitForControllerOnline(mqtt, port, proc, timeoutMs, auth) {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    reconnectPeriod: 200, clientId: `probe-${process.pid}`, ...auth,
+  });
   try {
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`presence-controller: not online after ${timeoutMs} ms`)), timeoutMs);
@@ -92,15 +104,35 @@ async function waitForControllerOnline(mqtt, port, proc, timeoutMs) {
   }
 }
 
-export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace = '5s', config = 'dev-insecure' }) {
+// With a config that loads the plugin, docker/presence-demo-init (the same script scripts/run and
+// docker-compose use) mints the controller's token and the page's demo tokens with the config's
+// development key, and the page is served from a copy with that demo-config.json.
+export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace = '5s',
+  config = 'dev', pluginSo, tokenBin, cast = 'alice bob carol', party = 'demo' }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'presence-browser-'));
   const persistenceDir = path.join(dir, 'persistence');
   await mkdir(persistenceDir);
   const port = await freePort();
   const wsPort = await freePort();
   const confText = await readFile(path.join(sourceDir, 'mosquitto-conf', `${config}.conf`), 'utf8');
+  const withPlugin = /^plugin\s/m.test(confText);
+  let httpDir = webDir;
+  let controllerAuth = [];
+  let probeAuth = {};
+  if (withPlugin) {
+    const keyLine = confText.match(/^plugin_opt_jwt_key_file\s+(\S+)/m);
+    if (!keyLine) throw new Error(`${config}.conf loads the plugin but names no key file`);
+    const tokens = path.join(dir, 'tokens');
+    httpDir = path.join(dir, 'web');
+    await run(path.join(sourceDir, 'docker', 'presence-demo-init'), {
+      KEY_FILE: path.resolve(sourceDir, keyLine[1]), TOKENS_DIR: tokens, WEB_DIR: httpDir,
+      PAGE_DIR: webDir, PRESENCE_TOKEN: tokenBin, DEMO_CAST: cast, DEMO_PARTY: party,
+    });
+    controllerAuth = ['--username', 'presence-controller', '--password-file', path.join(tokens, 'controller.jwt')];
+    probeAuth = { username: 'healthcheck', password: (await readFile(path.join(tokens, 'healthcheck.jwt'), 'utf8')).trim() };
+  }
   const conf = path.join(dir, 'mosquitto.conf');
-  await writeFile(conf, rewriteConfig(confText, { port, wsPort, httpDir: webDir, persistenceDir }));
+  await writeFile(conf, rewriteConfig(confText, { port, wsPort, httpDir, persistenceDir, pluginSo, sourceDir }));
   const procs = [];
   const logs = { broker: path.join(dir, 'mosquitto.log'), controller: path.join(dir, 'controller.log') };
   const launch = async (argv, log) => {
@@ -126,12 +158,12 @@ export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace
     const broker = await launch(['/usr/sbin/mosquitto', '-c', conf], logs.broker);
     await waitFor('mosquitto', async () => (await portAccepts(port)) && (await portAccepts(wsPort)), 20000, broker);
     const controller = await launch([controllerBin, '--broker', `tcp://127.0.0.1:${port}`,
-      '--grace', grace, '--log-level', 'debug', '--http-listen', 'off'], logs.controller);
-    await waitForControllerOnline(mqtt, port, controller, 30000);
+      ...controllerAuth, '--grace', grace, '--log-level', 'debug', '--http-listen', 'off'], logs.controller);
+    await waitForControllerOnline(mqtt, port, controller, 30000, probeAuth);
   } catch (err) {
     const tail = async (f) => (await readFile(f, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
     await stop({ keep: true });
     throw new Error(`${err.message}\nbroker log:\n${await tail(logs.broker)}\ncontroller log:\n${await tail(logs.controller)}`);
   }
-  return { dir, port, wsPort, logs, stop, pageUrl: `http://127.0.0.1:${wsPort}/index.html` };
+  return { dir, port, wsPort, logs, stop, withPlugin, pageUrl: `http://127.0.0.1:${wsPort}/index.html` };
 }

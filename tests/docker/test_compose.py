@@ -141,7 +141,9 @@ def main():
         check("secrets/" in f.read().split(), "secrets/ never enters an image build context")
     env_values = [str(v) for s in services.values() for v in (s.get("environment") or {}).values()]
     check(not any(len(v) >= 32 and " " not in v for v in env_values), "no key or token in any environment")
-    ws_ports = [p for p in broker.get("ports", []) if str(p.get("target")) == "9001"]
+    # docker-compose 1.29 prints ports as "127.0.0.1:9001:9001/tcp"; Compose v2 as mappings.
+    ws_ports = [p for p in broker.get("ports", [])
+                if (str(p.get("target")) if isinstance(p, dict) else p.split("/")[0].split(":")[-1]) == "9001"]
     check(len(ws_ports) == 1 and any(l.startswith("9001") for l in conf["listener"]),
           "the page's websockets port 9001 is a docker.conf listener and published")
 

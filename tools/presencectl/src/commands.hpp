@@ -13,8 +13,8 @@ namespace presence::ctl {
 struct common_options {
     std::string broker = "127.0.0.1:1883";
     std::string username = "presencectl";  // the user id the tool connects as
-    std::string client_id;                   // default: presencectl-<pid>
-    std::optional<std::string> password;     // from --password, --password-file or --token-file
+    std::string client_id;                 // default: presencectl-<pid>
+    std::optional<std::string> password;   // from --password, --password-file or --token-file
     std::chrono::milliseconds timeout{5000};
     bool json = false;
 };
@@ -40,9 +40,22 @@ struct simulate_options {
     std::string prefix = "sim";  // users <prefix>1..N, devices <prefix>1-dev
     std::chrono::milliseconds churn_interval{2000};
     std::optional<std::chrono::milliseconds> duration;  // default: until Ctrl-C
-    std::optional<std::string> token_key_file;  // mint each device's token (when tokens exist)
+    std::optional<std::string> key_file;  // mint each device's token with this JWT key
     unsigned seed = 0;
 };
 int run_simulate(const common_options& common, const simulate_options& opts);
+
+struct token_options {
+    std::string key_file;
+    std::string user;
+    std::string role = "app";
+    std::chrono::seconds ttl{24 * 3600};
+};
+int run_token(const token_options& opts);
+
+// An app (or controller) token for `user`, signed with the key in `key_file`, valid for `ttl`.
+// Throws failure(exit_usage) when the key cannot be read or is too short.
+std::string mint_for(const std::string& key_file, const std::string& user, bool controller_role,
+                     std::chrono::seconds ttl);
 
 }  // namespace presence::ctl

@@ -16,11 +16,11 @@ enum exit_code : int {
 
 // A failure that ends the command with a specific exit code and a one-line message.
 class failure : public std::runtime_error {
-public:
+  public:
     failure(exit_code code, const std::string& what) : std::runtime_error(what), code_(code) {}
     exit_code code() const { return code_; }
 
-private:
+  private:
     exit_code code_;
 };
 

@@ -31,9 +31,9 @@ namespace {
 
 std::string countdown(const google::protobuf::Timestamp& deadline,
                       std::chrono::system_clock::time_point now) {
-    const auto ms = deadline.seconds() * 1000 + deadline.nanos() / 1000000 -
-                    std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch())
-                        .count();
+    const auto ms =
+        deadline.seconds() * 1000 + deadline.nanos() / 1000000 -
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const long long left = ms <= 0 ? 0 : (ms + 999) / 1000;
     char buf[32];
     std::snprintf(buf, sizeof buf, "%lld:%02lld", left / 60, left % 60);
@@ -60,21 +60,31 @@ std::string who(const pb::Member& m) {
 
 const char* kind_word(pb::EventKind k) {
     switch (k) {
-        case pb::EVENT_KIND_JOINED: return "joined";
-        case pb::EVENT_KIND_LEFT: return "left";
-        case pb::EVENT_KIND_RECONNECTING: return "reconnecting";
-        case pb::EVENT_KIND_BACK: return "back";
-        case pb::EVENT_KIND_UPDATED: return "updated";
-        default: return "event?";
+        case pb::EVENT_KIND_JOINED:
+            return "joined";
+        case pb::EVENT_KIND_LEFT:
+            return "left";
+        case pb::EVENT_KIND_RECONNECTING:
+            return "reconnecting";
+        case pb::EVENT_KIND_BACK:
+            return "back";
+        case pb::EVENT_KIND_UPDATED:
+            return "updated";
+        default:
+            return "event?";
     }
 }
 
 const char* reason_word(pb::LeaveReason r) {
     switch (r) {
-        case pb::LEAVE_REASON_EXPLICIT: return "explicit";
-        case pb::LEAVE_REASON_TIMEOUT: return "timeout";
-        case pb::LEAVE_REASON_SIGN_OUT: return "sign_out";
-        default: return "unspecified";
+        case pb::LEAVE_REASON_EXPLICIT:
+            return "explicit";
+        case pb::LEAVE_REASON_TIMEOUT:
+            return "timeout";
+        case pb::LEAVE_REASON_SIGN_OUT:
+            return "sign_out";
+        default:
+            return "unspecified";
     }
 }
 

@@ -1,6 +1,5 @@
 // presencectl: a command line for humans and scripts to look at and drive mqtt-presence.
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -30,7 +29,8 @@ Examples:
   presencectl watch demo
   presencectl who alice bob --json
   presencectl members demo
-  presencectl simulate --party demo --devices 8 --churn)";
+  presencectl simulate --party demo --devices 8 --churn
+  presencectl token --key-file secrets/jwt.key --user alice --ttl 1h)";
 
 std::string read_secret(const std::string& file) {
     std::ifstream in(file);
@@ -55,8 +55,9 @@ std::function<std::string(std::string&)> duration_into(std::chrono::milliseconds
 }  // namespace
 
 int main_impl(int argc, char** argv) {
-    CLI::App app{"presencectl: watch parties, ask who is online, and simulate devices of "
-                 "mqtt-presence"};
+    CLI::App app{
+        "presencectl: watch parties, ask who is online, and simulate devices of "
+        "mqtt-presence"};
     app.footer(exit_codes_help);
     app.require_subcommand(1);
     app.fallthrough();  // common flags may also come after the subcommand
@@ -72,7 +73,8 @@ int main_impl(int argc, char** argv) {
                    "User id to connect as (queries go to presence/query/<user>/<client-id>)")
         ->capture_default_str();
     app.add_option("--client-id", common.client_id, "Client id (default presencectl-<pid>)");
-    auto* pw = app.add_option("--password", password, "MQTT password (visible in ps; prefer a file)");
+    auto* pw =
+        app.add_option("--password", password, "MQTT password (visible in ps; prefer a file)");
     auto* pwf = app.add_option("--password-file", password_file, "File holding the password");
     auto* tf = app.add_option("--token-file", token_file, "File holding a JWT used as password");
     pw->excludes(pwf)->excludes(tf);
@@ -80,8 +82,8 @@ int main_impl(int argc, char** argv) {
     std::chrono::milliseconds timeout{5000};
     app.add_option("--timeout", timeout_text, "How long to wait for the broker and for replies")
         ->capture_default_str()
-        ->check(CLI::Validator(
-            [&timeout](std::string& s) { return duration_into(timeout)(s); }, "DURATION"));
+        ->check(CLI::Validator([&timeout](std::string& s) { return duration_into(timeout)(s); },
+                               "DURATION"));
     app.add_flag("--json", common.json, "One JSON object per line, for scripts");
 
     watch_options watch;
@@ -125,6 +127,22 @@ int main_impl(int argc, char** argv) {
         ->check(CLI::Validator([&sim_for](std::string& s) { return duration_into(sim_for)(s); },
                                "DURATION"));
     sim_cmd->add_option("--seed", sim.seed, "Random seed of the churn (0: random)");
+    std::string sim_key_file;
+    sim_cmd->add_option("--key-file", sim_key_file,
+                        "JWT key: mint each device's own token (brokers with the plugin)");
+
+    token_options tok;
+    std::string ttl_text = "24h";
+    std::chrono::milliseconds ttl{std::chrono::hours(24)};
+    auto* token_cmd = app.add_subcommand("token", "Mint an access token (JWT) from the key file");
+    token_cmd->add_option("--key-file", tok.key_file, "File holding the HS256 key")->required();
+    token_cmd->add_option("--user", tok.user, "User id: the token's subject = MQTT username")
+        ->required();
+    token_cmd->add_option("--role", tok.role, "app or controller")->capture_default_str();
+    token_cmd->add_option("--ttl", ttl_text, "Validity (e.g. 1h, 24h)")
+        ->capture_default_str()
+        ->check(
+            CLI::Validator([&ttl](std::string& s) { return duration_into(ttl)(s); }, "DURATION"));
 
     try {
         app.parse(argc, argv);
@@ -149,7 +167,12 @@ int main_impl(int argc, char** argv) {
     if (*members_cmd) return run_members(common, members_party);
     if (*sim_cmd) {
         if (!sim_duration.empty()) sim.duration = sim_for;
+        if (!sim_key_file.empty()) sim.key_file = sim_key_file;
         return run_simulate(common, sim);
+    }
+    if (*token_cmd) {
+        tok.ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
+        return run_token(tok);
     }
     return exit_usage;
 }

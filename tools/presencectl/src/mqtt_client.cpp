@@ -95,8 +95,8 @@ struct callbacks {
         r.retained = msg->retain;
         void* data = nullptr;
         uint16_t len = 0;
-        if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &data, &len,
-                                           false) != nullptr) {
+        if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &data, &len, false) !=
+            nullptr) {
             r.correlation_data.assign(static_cast<const char*>(data), len);
             free(data);  // NOLINT: allocated by libmosquitto with malloc
         }
@@ -184,9 +184,9 @@ void client::subscribe(const std::vector<std::string>& topics, std::chrono::mill
           "subscribe");
     std::unique_lock lock(mutex_);
     if (!cv_.wait_for(lock, timeout, [&] { return suback_mid_ == mid || lost_; }) || lost_) {
-        throw failure(exit_broker, lost_ ? "connection lost while subscribing"
-                                         : "no SUBACK within " + std::to_string(timeout.count()) +
-                                               " ms");
+        throw failure(exit_broker,
+                      lost_ ? "connection lost while subscribing"
+                            : "no SUBACK within " + std::to_string(timeout.count()) + " ms");
     }
 }
 
@@ -200,9 +200,9 @@ void client::publish(const std::string& topic, const std::string& payload,
         mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, correlation.data(),
                                       static_cast<uint16_t>(correlation.size()));
     }
-    const int rc = mosquitto_publish_v5(mosq_, nullptr, topic.c_str(),
-                                        static_cast<int>(payload.size()), payload.data(), 1,
-                                        false, props);
+    const int rc =
+        mosquitto_publish_v5(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                             payload.data(), 1, false, props);
     mosquitto_property_free_all(&props);
     check(rc, "publish " + topic);
 }

@@ -56,7 +56,7 @@ struct client_options {
 
 // One connection. Messages of subscriptions queue up until next() takes them.
 class client {
-public:
+  public:
     explicit client(client_options options);
     ~client();
     client(const client&) = delete;
@@ -87,7 +87,7 @@ public:
 
     const std::string& client_id() const { return options_.client_id; }
 
-private:
+  private:
     friend struct callbacks;  // libmosquitto's C callbacks, in mqtt_client.cpp
 
     client_options options_;
@@ -104,7 +104,7 @@ private:
 
 // Calls mosquitto_lib_init/cleanup once for the process.
 class library {
-public:
+  public:
     library();
     ~library();
     library(const library&) = delete;

@@ -2,6 +2,8 @@
 // (proto/presence/v1/presence.proto, "Queries"). The request goes to
 // presence/query/<user>/<device> with response topic presence/reply/<user>/<device> and random
 // correlation data; the reply with the same correlation data is the answer.
+#include "presence/wire/query.hpp"
+
 #include <unistd.h>
 
 #include <iostream>
@@ -11,7 +13,6 @@
 #include "error.hpp"
 #include "format.hpp"
 #include "mqtt_client.hpp"
-#include "presence/wire/query.hpp"
 #include "presence/wire/wire.hpp"
 #include "session.hpp"
 
@@ -35,7 +36,7 @@ pb::QueryResponse ask(const common_options& common, const pb::QueryRequest& requ
     conn.mqtt->subscribe({reply_topic}, common.timeout);
     const std::string correlation = random_bytes(16);
     conn.mqtt->publish("presence/query/" + identity, request.SerializeAsString(), reply_topic,
-                         correlation);
+                       correlation);
     const auto deadline = std::chrono::steady_clock::now() + common.timeout;
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -50,10 +51,10 @@ pb::QueryResponse ask(const common_options& common, const pb::QueryRequest& requ
         }
         if (response.status() != pb::QUERY_STATUS_OK) {
             // BAD_REQUEST and TOO_LARGE: the question was wrong, not the system.
-            throw failure(exit_usage,
-                          "the controller refused the query: " +
-                              pb::QueryStatus_Name(response.status()) +
-                              (response.error().empty() ? "" : " (" + response.error() + ")"));
+            throw failure(
+                exit_usage,
+                "the controller refused the query: " + pb::QueryStatus_Name(response.status()) +
+                    (response.error().empty() ? "" : " (" + response.error() + ")"));
         }
         return response;
     }
@@ -69,8 +70,8 @@ void require_ids(const std::vector<std::string>& ids, const char* what) {
         }
     }
     if (ids.size() > wire::max_presence_batch) {
-        throw failure(exit_usage, "at most " + std::to_string(wire::max_presence_batch) +
-                                      " users per query");
+        throw failure(exit_usage,
+                      "at most " + std::to_string(wire::max_presence_batch) + " users per query");
     }
 }
 

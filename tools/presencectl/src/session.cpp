@@ -10,11 +10,12 @@ namespace presence::ctl {
 session open_session(const common_options& common, bool mqtt5) {
     session s;
     s.user = common.username;
-    s.device = common.client_id.empty() ? "presencectl-" + std::to_string(::getpid())
-                                        : common.client_id;
+    s.device =
+        common.client_id.empty() ? "presencectl-" + std::to_string(::getpid()) : common.client_id;
     if (!wire::valid_identifier(s.user) || !wire::valid_identifier(s.device)) {
-        throw failure(exit_usage, "--username and --client-id must be 1-64 characters of "
-                                  "[A-Za-z0-9._-]");
+        throw failure(exit_usage,
+                      "--username and --client-id must be 1-64 characters of "
+                      "[A-Za-z0-9._-]");
     }
     client_options opts;
     opts.client_id = s.device;

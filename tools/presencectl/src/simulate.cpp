@@ -3,6 +3,8 @@
 // CONNACK, and a join republished after every reconnect. With --churn a random device leaves,
 // rejoins, renames itself or goes into "airplane mode" (its socket is dropped without DISCONNECT,
 // so the broker publishes the will; it reconnects a few seconds later) every --churn-interval.
+// With --key-file each device gets its own token (the plugin pins username = token subject).
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -97,6 +99,13 @@ int run_simulate(const common_options& common, const simulate_options& opts) {
         co.client_id = d->key.device_id;
         co.username = d->key.user_id;
         co.password = common.password;
+        if (opts.key_file) {
+            // Each device is its own user: it needs its own token (sub = its user id).
+            const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(
+                std::max<std::chrono::milliseconds>(opts.duration.value_or(std::chrono::hours(24)),
+                                                    std::chrono::hours(24)));
+            co.password = mint_for(*opts.key_file, d->key.user_id, false, ttl);
+        }
         co.mqtt5 = false;
         co.will = d->will_for(d->session);
         device* raw = d.get();
@@ -114,8 +123,7 @@ int run_simulate(const common_options& common, const simulate_options& opts) {
         for (auto& d : devices) up += d->conn->connected() ? 1 : 0;
         if (up == opts.devices) break;
         if (stop_requested.load() || std::chrono::steady_clock::now() > connect_deadline) {
-            throw failure(exit_broker, std::to_string(up) + " of " +
-                                           std::to_string(opts.devices) +
+            throw failure(exit_broker, std::to_string(up) + " of " + std::to_string(opts.devices) +
                                            " devices connected to " + common.broker + " in time");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
