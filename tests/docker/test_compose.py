@@ -132,9 +132,15 @@ def main():
     check(f"/out/broker/mosquitto_presence.so {plugin_path}" in dockerfile,
           f"the plugin is installed where docker.conf loads it ({plugin_path})")
     secret = cfg.get("secrets", {}).get("presence_jwt_key", {})
+    with open(os.path.join(SRC, "docker", "broker-entrypoint")) as f:
+        entrypoint = f.read()
     check(secret.get("file", "").endswith("/secrets/jwt.key") and
-          conf["plugin_opt_jwt_key_file"][0] == "/run/secrets/presence_jwt_key",
-          "the JWT key is the docker secret presence_jwt_key from ./secrets/jwt.key")
+          "/run/secrets/presence_jwt_key" in entrypoint and
+          conf["plugin_opt_jwt_key_file"][0] == "/run/presence/jwt.key" and
+          broker.get("entrypoint") == ["broker-entrypoint"] and
+          "COPY docker/broker-entrypoint /usr/local/bin/broker-entrypoint" in dockerfile,
+          "the JWT key is the docker secret presence_jwt_key from ./secrets/jwt.key, "
+          "copied by broker-entrypoint to where docker.conf reads it")
     with open(os.path.join(SRC, ".gitignore")) as f:
         check("/secrets/" in f.read().split(), "secrets/ is gitignored")
     with open(os.path.join(SRC, ".dockerignore")) as f:
@@ -159,6 +165,7 @@ def main():
               f"{image} image: runtime packages resolve ({' '.join(pkgs)}) {r.stderr.strip()}")
 
     tmp = tempfile.mkdtemp(prefix="presence-compose-")
+    os.chmod(tmp, 0o755)  # the broker drops to the mosquitto user, which must reach its files
     procs = []
     ok = False
     try:
@@ -194,8 +201,12 @@ def run_stack(tmp, services, docker_conf, procs):
         f.write(base64.b64encode(os.urandom(48)).decode())
     tokens, web, data = (os.path.join(tmp, d) for d in ("tokens", "web", "data"))
     os.makedirs(data)
+    os.chmod(key_file, 0o600)  # like a host file: only its owner (here root) may read it
+    key_dir = os.path.join(tmp, "run-presence")
     paths = {"/run/secrets/presence_jwt_key": key_file, "/tokens/": tokens + "/",
-             "/srv/presence-web": web, "/mosquitto/data/": data + "/"}
+             "/srv/presence-web": web, "/mosquitto/data/": data + "/",
+             "/run/presence/": key_dir + "/"}
+    as_root = os.geteuid() == 0
 
     # init
     init = services["init"]
@@ -222,18 +233,28 @@ def run_stack(tmp, services, docker_conf, procs):
         elif words[:1] == ["plugin"]:
             line = f"plugin {BIN['plugin']}"
         lines.append(rewrite_paths(line, paths))
-    if os.geteuid() == 0:
-        lines.append("user root")
     conf_file = os.path.join(tmp, "presence.conf")
     with open(conf_file, "w") as f:
         f.write("\n".join(lines) + "\n")
     cmd = services["broker"]["command"]
     blog = os.path.join(tmp, "broker.log")
-    broker = subprocess.Popen(["/usr/sbin/" + cmd[0], *cmd[1:-1], conf_file],
-                              stdout=open(blog, "w"), stderr=subprocess.STDOUT)
+    argv = ["/usr/sbin/" + cmd[0], *cmd[1:-1], conf_file]
+    benv = dict(os.environ)
+    if as_root:
+        # As in the image: root runs broker-entrypoint, mosquitto drops to the mosquitto user
+        # before loading the plugin, which must still read the key (the secret is root's 0600).
+        shutil.chown(data, "mosquitto", "mosquitto")
+        argv = [os.path.join(SRC, "docker", services["broker"]["entrypoint"][0]), *argv]
+        benv.update({"PRESENCE_KEY_SECRET": key_file, "PRESENCE_KEY_DIR": key_dir})
+    else:
+        print("      not root: mosquitto keeps this user, broker-entrypoint is not run")
+        os.makedirs(key_dir)
+        shutil.copy(key_file, os.path.join(key_dir, "jwt.key"))
+    broker = subprocess.Popen(argv, env=benv, stdout=open(blog, "w"), stderr=subprocess.STDOUT)
     procs.append(broker)
     if not check(wait_until("broker ports", lambda: port_open(port) and port_open(ws_port), 20, broker),
-                 "broker: mosquitto starts from docker.conf with the plugin and both listeners"):
+                 "broker: broker-entrypoint + mosquitto start from docker.conf with the plugin "
+                 "(as the mosquitto user) and both listeners"):
         print(tail(blog))
         return False
 
