@@ -19,6 +19,7 @@ const state = {
   sessionId: null,      // session of the current connection
   user: null,
   device: null,
+  profile: null,        // the profile sent with the current connection
   party: null,          // the party this screen shows (and joins)
   joined: false,        // whether this device wants to be a member (republished on reconnect)
   airplane: false,
@@ -104,13 +105,14 @@ function logEvent(text, revision) {
 
 function updateButtons() {
   const online = state.client !== null && state.client.connected;
-  $('join').disabled = state.airplane || (online && state.joined);
   $('leave').disabled = !online || !state.joined;
   $('airplane').disabled = !state.client && !state.airplane;
   $('airplane').textContent = state.airplane ? 'Back online' : 'Airplane mode';
   $('airplane').classList.toggle('on', state.airplane);
   $('signout').disabled = !online;
-  for (const id of ['user', 'device', 'display-name', 'avatar-url']) $(id).disabled = state.client !== null || state.airplane;
+  // The form stays editable: Join with another user or device switches this tab over.
+  for (const id of ['user', 'device', 'display-name', 'avatar-url']) $(id).disabled = state.airplane;
+  $('join').disabled = state.airplane;
 }
 
 // ---- the party screen ------------------------------------------------------------------------
@@ -243,23 +245,39 @@ function partyTopics(party) {
   return [`party/${party}/members/json`, `party/${party}/events/json`];
 }
 
-function readIdentity() {
+// The identity and profile in the form, validated; null (with the reason shown) when invalid.
+function formIdentity() {
   const user = $('user').value.trim();
   const device = $('device').value.trim();
   const party = $('party').value.trim();
   for (const [what, id] of [['user', user], ['device id', device], ['party', party]]) {
     if (!validIdentifier(id)) {
       setStatus('error', `${what} must be 1-64 characters of A-Z a-z 0-9 . _ -`);
-      return false;
+      return null;
     }
   }
   if (state.config.tokens && !tokenFor(user)) {
     setStatus('error', `no demo token for "${user}"; pick one of: ${Object.keys(state.config.tokens).join(', ')}`);
-    return false;
+    return null;
   }
-  state.user = user;
-  state.device = device;
-  sessionStorage.setItem('presence.user', user);
+  return { user, device, profile: formProfile() };
+}
+
+function formProfile() {
+  const profile = { display_name: $('display-name').value.trim() || $('user').value.trim() };
+  const avatar = $('avatar-url').value.trim();
+  if (/^https?:\/\//.test(avatar)) profile.avatar_url = avatar;
+  return profile;
+}
+
+// Takes the form's identity for the next connection; false when the form is invalid.
+function readIdentity() {
+  const id = formIdentity();
+  if (!id) return false;
+  state.user = id.user;
+  state.device = id.device;
+  state.profile = id.profile;
+  sessionStorage.setItem('presence.user', id.user);
   sessionStorage.setItem('presence.name', $('display-name').value.trim());
   sessionStorage.setItem('presence.avatar', $('avatar-url').value.trim());
   return true;
@@ -296,10 +314,7 @@ function connect() {
 
   client.on('connect', () => {
     if (state.client !== client) return;
-    const profile = { display_name: $('display-name').value.trim() || user };
-    const avatar = $('avatar-url').value.trim();
-    if (/^https?:\/\//.test(avatar)) profile.avatar_url = avatar;
-    publishJson(`presence/connect/${user}/${device}`, { session_id: sessionId, profile });
+    publishJson(`presence/connect/${user}/${device}`, { session_id: sessionId, profile: state.profile });
     client.subscribe(partyTopics(state.party), { qos: 1 });
     // Joins are idempotent: republish after every reconnect (docs/protocol.md).
     if (state.joined) publishJson(`party/${state.party}/join/${user}/${device}`, { session_id: sessionId });
@@ -349,6 +364,15 @@ function switchParty(party) {
 }
 
 function join() {
+  const wanted = formIdentity();
+  if (!wanted) return;
+  // Another user or device in the form: this device signs out, and the tab connects as the new one.
+  if (state.client && (wanted.user !== state.user || wanted.device !== state.device)) {
+    signOut();
+  } else if (state.client?.connected &&
+             JSON.stringify(wanted.profile) !== JSON.stringify(state.profile)) {
+    publishJson(`presence/profile/${state.user}/${state.device}`, wanted.profile);
+  }
   if (!readIdentity()) return;
   const party = $('party').value.trim();
   if (state.joined && party !== state.party && state.client?.connected) {
