@@ -188,6 +188,12 @@ test('party screen in headless Chromium', async (t) => {
     // Like a real app, the page republishes its joins after every reconnect (docs/protocol.md).
     await alice.waitForSelector(`${avatar('bob')}[data-state="present"]`, WAIT);
     await bob.waitForSelector(`${avatar('bob')}.me`, WAIT);
+    // A new display name in the form, then Join: a profile update every screen shows.
+    await bob.fill('#display-name', 'Bobby B');
+    await bob.click('#join');
+    await alice.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'Bobby B',
+      `${avatar('bob')} .name`, WAIT);
+    assert.equal((await alice.textContent(`${avatar('bob')} .circle`)).trim(), 'BB');
     await shot(bob, '5-bob-back');
   });
 });
