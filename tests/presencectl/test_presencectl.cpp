@@ -183,11 +183,20 @@ TEST_CASE("simulate_makes_n_members_appear_then_leave") {
     CHECK(sim.stop() == 0);
     CHECK(
         s.watch->wait_snapshot("sims", [](const core::party_snapshot* p) { return p == nullptr; }));
-    const auto events = s.watch->events("sims");
-    const auto left = std::count_if(events.begin(), events.end(), [](const core::party_event& e) {
-        return e.kind == core::event_kind::left && e.reason == core::leave_reason::explicit_leave;
-    });
-    CHECK(left == 6);
+    // Every device left explicitly. The party's cleared snapshot and the last event travel on
+    // different topics, so wait for the count rather than read it at once.
+    const auto explicit_leaves = [&] {
+        const auto events = s.watch->events("sims");
+        return std::count_if(events.begin(), events.end(), [](const core::party_event& e) {
+            return e.kind == core::event_kind::left &&
+                   e.reason == core::leave_reason::explicit_leave;
+        });
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (explicit_leaves() < 6 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(explicit_leaves() == 6);
     CHECK(stop_controller(s) == 0);
 }
 
