@@ -70,7 +70,9 @@ function initIdentity() {
     (cast.length ? cast[Math.floor(Math.random() * cast.length)] : `guest${Math.floor(Math.random() * 1000)}`);
   $('user').value = user;
   $('device').value = device;
-  $('display-name').value = params.get('name') || sessionStorage.getItem('presence.name') ||
+  // A remembered name belongs to the remembered user: a user from the URL starts from its own.
+  const remembered = params.get('user') ? null : sessionStorage.getItem('presence.name');
+  $('display-name').value = params.get('name') || remembered ||
     user.charAt(0).toUpperCase() + user.slice(1);
   $('party').value = params.get('party') || state.config.party || 'demo';
   $('avatar-url').value = params.get('avatar') || sessionStorage.getItem('presence.avatar') || '';
