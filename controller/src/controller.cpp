@@ -65,6 +65,15 @@ class controller_loop {
     void restore(const retained_state& state) {
         for (const auto& u : state.users) engine_.restore(u);
         for (const auto& p : state.parties) engine_.restore(restart_revision(p));
+        // A coalesced party's snapshot can lag its events; the user records (never coalesced)
+        // carry the joins and leaves a kill -9 kept out of it.
+        std::size_t reconciled = 0;
+        for (const auto& u : state.users) reconciled += engine_.reconcile_restored(u);
+        if (reconciled > 0) {
+            spdlog::info("restore: {} memberships taken from user records newer than their "
+                         "party's snapshot",
+                         reconciled);
+        }
         counters_.restored_users = state.users.size();
         counters_.restored_parties = state.parties.size();
         counters_.restore_rejected = state.rejected;

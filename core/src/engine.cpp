@@ -73,6 +73,10 @@ void engine::restore(const user_presence& user) { state_->restore(user); }
 
 void engine::restore(const party_snapshot& snapshot) { state_->restore(snapshot); }
 
+std::size_t engine::reconcile_restored(const user_presence& user) {
+    return state_->reconcile_restored(user);
+}
+
 std::vector<effect> engine::take_effects() { return state_->take_effects(); }
 
 std::optional<party_snapshot> engine::snapshot(std::string_view party_id) const {

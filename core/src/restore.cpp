@@ -76,4 +76,81 @@ void engine::state::restore(const party_snapshot& snapshot) {
     parties_.insert_or_assign(snapshot.party_id, std::move(party));
 }
 
+std::size_t engine::state::reconcile_restored(const user_presence& user) {
+    auto* rec = find_user(user.user_id);
+    if (rec == nullptr) return 0;
+    const auto newer = [&](const detail::party_rec& party) {
+        return user.last_seen > party.updated_at;
+    };
+    const auto listed = [&](std::string_view party_id) {
+        return std::binary_search(user.parties.begin(), user.parties.end(), party_id);
+    };
+    std::size_t changed = 0;
+
+    // A leave the party's snapshot missed: the newer record no longer lists the party.
+    std::set<std::string, std::less<>> left;
+    for (const auto& [device_id, dev] : rec->devices) {
+        for (const auto& party_id : dev.parties) {
+            if (listed(party_id)) continue;
+            const auto party = parties_.find(party_id);
+            if (party != parties_.end() && newer(party->second)) left.insert(party_id);
+        }
+    }
+    for (const auto& party_id : left) {
+        auto party = parties_.find(party_id);
+        const auto member = party->second.members.find(user.user_id);
+        if (member == party->second.members.end()) continue;
+        for (const auto& device_id : member->second.devices) {
+            if (auto dev = rec->devices.find(device_id); dev != rec->devices.end()) {
+                dev->second.parties.erase(party_id);
+            }
+        }
+        party->second.join_order.erase({member->second.joined_at, user.user_id});
+        party->second.members.erase(member);
+        ++changed;
+        if (party->second.members.empty()) parties_.erase(party);
+    }
+    // A device known only from those snapshots, in no party now and absent from the newer
+    // record, is gone (for example the user signed out).
+    if (!left.empty()) {
+        for (auto it = rec->devices.begin(); it != rec->devices.end();) {
+            const auto& device_id = it->first;
+            const bool in_record =
+                std::any_of(user.devices.begin(), user.devices.end(),
+                            [&](const device_view& v) { return v.device_id == device_id; });
+            if (in_record || !it->second.parties.empty()) {
+                ++it;
+                continue;
+            }
+            disarm(it->second);
+            it = rec->devices.erase(it);
+        }
+        if (rec->devices.empty()) {
+            users_.erase(user.user_id);
+            return changed;
+        }
+    }
+
+    // A join the party's snapshot missed: the newer record lists a party that lacks the user.
+    // The record does not say which device joined, so every device it lists is a member.
+    if (!user.devices.empty()) {
+        for (const auto& party_id : user.parties) {
+            const auto party = parties_.find(party_id);
+            if (party == parties_.end() || !newer(party->second)) continue;
+            if (party->second.members.contains(user.user_id)) continue;
+            auto& member = party->second.members[user.user_id];
+            member.joined_at = user.last_seen;
+            party->second.join_order.emplace(user.last_seen, user.user_id);
+            for (const auto& view : user.devices) {
+                if (auto dev = rec->devices.find(view.device_id); dev != rec->devices.end()) {
+                    dev->second.parties.insert(party_id);
+                    member.devices.insert(view.device_id);
+                }
+            }
+            ++changed;
+        }
+    }
+    return changed;
+}
+
 }  // namespace presence::core

@@ -145,6 +145,7 @@ struct engine::state {
     void tick(time_point now);
     void restore(const user_presence& user);
     void restore(const party_snapshot& snapshot);
+    std::size_t reconcile_restored(const user_presence& user);
     void restore_device(const device_key& key, detail::device_rec& dev, const device_view& view);
 
     detail::user_rec* find_user(std::string_view user_id);

@@ -658,6 +658,14 @@ void world::restart() {
         engine_->restore(snapshot);
         ++parties;
     }
+    // As the controller does: user records newer than a party's snapshot win for membership.
+    std::size_t reconciled = 0;
+    for (const auto& [topic, payload] : retained_) {
+        if (!starts_with(topic, "presence/user/") || ends_with(topic, wire::json_suffix)) continue;
+        core::user_presence user;
+        if (!wire::decode(payload, user)) reconciled += engine_->reconcile_restored(user);
+    }
+    if (reconciled > 0) trace("restore reconciled " + std::to_string(reconciled) + " membership(s)");
     last_restart_ = now_;
     trace("controller restarts: restored " + std::to_string(users) + " user record(s) and " +
           std::to_string(parties) + " snapshot(s)");

@@ -16,7 +16,33 @@ engine restarted(const engine& old) {
         if (auto u = old.user(user_id)) fresh.restore(*u);
     }
     for (const auto& party_id : old.party_ids()) fresh.restore(*old.snapshot(party_id));
+    for (const auto& user_id : {"alice", "bob", "carol"}) {
+        // Consistent records (snapshots published with every change) reconcile nothing.
+        if (auto u = old.user(user_id)) CHECK(fresh.reconcile_restored(*u) == 0);
+    }
     return fresh;
+}
+
+// Restores from party snapshots taken earlier (a coalesced party whose snapshot lagged when the
+// controller was killed) and the user records of now, then reconciles.
+engine restarted_with_lagging(const engine& old, const std::vector<party_snapshot>& lagging) {
+    engine fresh{engine_config{engine_fixture::grace, 4}};
+    std::vector<user_presence> users;
+    for (const auto& user_id : {"alice", "bob", "carol"}) {
+        if (auto u = old.user(user_id)) users.push_back(*u);
+    }
+    for (const auto& u : users) fresh.restore(u);
+    for (const auto& p : lagging) fresh.restore(p);
+    for (const auto& u : users) fresh.reconcile_restored(u);
+    return fresh;
+}
+
+std::vector<std::string> member_ids(const std::optional<party_snapshot>& s) {
+    std::vector<std::string> ids;
+    if (s) {
+        for (const auto& m : s->members) ids.push_back(m.user_id);
+    }
+    return ids;
 }
 
 }  // namespace
@@ -162,4 +188,72 @@ TEST_SUITE("engine restore") {
         CHECK(fresh.take_effects().empty());
         CHECK(fresh.user("alice") == eng.user("alice"));
     }
+
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "a user record newer than a lagging snapshot restores a missed join") {
+        present("big", "alice", "phone", "s1");
+        const auto lagging = *eng.snapshot("big");
+        advance(50ms);
+        present("big", "bob", "phone", "s2");  // its snapshot never left: kill -9
+        engine fresh = restarted_with_lagging(eng, {lagging});
+        CHECK(member_ids(fresh.snapshot("big")) == std::vector<std::string>{"alice", "bob"});
+        CHECK(fresh.on_join("big", {"bob", "phone"}, "s2", now) == outcome::duplicate);
+        // The next change publishes the corrected snapshot.
+        CHECK(fresh.on_leave("big", {"alice", "phone"}, "s1", now) == outcome::applied);
+        const auto snaps = snapshots_of(fresh.take_effects());
+        REQUIRE(snaps.size() == 1);
+        CHECK(member_ids(snaps[0]) == std::vector<std::string>{"bob"});
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "a user record newer than a lagging snapshot removes a missed leave") {
+        present("big", "alice", "phone", "s1");
+        present("big", "bob", "phone", "s2");
+        const auto lagging = *eng.snapshot("big");
+        advance(50ms);
+        CHECK(leave("big", "bob", "phone") == outcome::applied);
+        engine fresh = restarted_with_lagging(eng, {lagging});
+        CHECK(member_ids(fresh.snapshot("big")) == std::vector<std::string>{"alice"});
+        CHECK(fresh.user("bob")->parties.empty());
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture,
+                      "a signed-out user's newer record removes them and their device") {
+        present("big", "alice", "phone", "s1");
+        present("big", "bob", "phone", "s2");
+        const auto lagging = *eng.snapshot("big");
+        advance(50ms);
+        CHECK(sign_out("bob", "phone", "s2") == outcome::applied);
+        // The engine forgets bob; what stays retained is his final record: offline, no devices.
+        std::optional<user_presence> bob_final;
+        for (const auto& e : eng.take_effects()) {
+            if (const auto* u = std::get_if<publish_user>(&e); u && u->user.user_id == "bob") {
+                bob_final = u->user;
+            }
+        }
+        REQUIRE(bob_final.has_value());
+        CHECK_FALSE(bob_final->online);
+        engine fresh{engine_config{grace, 4}};
+        fresh.restore(*eng.user("alice"));
+        fresh.restore(*bob_final);
+        fresh.restore(lagging);
+        CHECK(fresh.reconcile_restored(*bob_final) == 1);
+        CHECK(member_ids(fresh.snapshot("big")) == std::vector<std::string>{"alice"});
+        CHECK_FALSE(fresh.user("bob").has_value());
+    }
+
+    TEST_CASE_FIXTURE(engine_fixture, "a user record older than the snapshot changes nothing") {
+        present("big", "alice", "phone", "s1");
+        const auto alice_then = *eng.user("alice");  // before she left: an older record
+        advance(50ms);
+        present("big", "bob", "phone", "s2");
+        CHECK(leave("big", "alice", "phone") == outcome::applied);
+        engine fresh{engine_config{grace, 4}};
+        fresh.restore(alice_then);
+        fresh.restore(*eng.user("bob"));
+        fresh.restore(*eng.snapshot("big"));
+        CHECK(fresh.reconcile_restored(alice_then) == 0);
+        CHECK(member_ids(fresh.snapshot("big")) == std::vector<std::string>{"bob"});
+    }
 }
+

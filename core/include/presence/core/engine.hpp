@@ -183,6 +183,16 @@ class engine {
     void restore(const user_presence& user);
     void restore(const party_snapshot& snapshot);
 
+    // After every restore() call: a user record newer than a party's snapshot (its last_seen
+    // later than the snapshot's updated_at) wins for that user's membership of the party. A
+    // coalesced party publishes its snapshot up to one interval after its events, while user
+    // records go out at once, so after a kill -9 the record can know of a join or leave that the
+    // party's retained snapshot missed: a party the record lists gets the member back (with the
+    // record's devices, joined at last_seen), a party it does not list loses the member. A
+    // record that is not newer changes nothing. No effects are queued; the next change of the
+    // party republishes its snapshot. Returns how many memberships it changed.
+    std::size_t reconcile_restored(const user_presence& user);
+
     // Hands over the effects queued since the last call, in the order they must be published.
     std::vector<effect> take_effects();
 
