@@ -638,7 +638,7 @@ void world::controller_work(bool faults) {
 void world::restart() {
     engine_.emplace(
         core::engine_config{.grace = config_.grace, .defer_snapshots = config_.defer_snapshots});
-    std::size_t users = 0;
+    std::vector<core::user_presence> users;
     std::size_t parties = 0;
     for (const auto& [topic, payload] : retained_) {
         if (!starts_with(topic, "presence/user/") || ends_with(topic, wire::json_suffix)) continue;
@@ -647,7 +647,7 @@ void world::restart() {
             throw std::runtime_error("retained user record does not decode: " + topic);
         }
         engine_->restore(user);
-        ++users;
+        users.push_back(std::move(user));
     }
     for (const auto& [topic, payload] : retained_) {
         if (!starts_with(topic, "party/") || !ends_with(topic, "/members")) continue;
@@ -660,14 +660,10 @@ void world::restart() {
     }
     // As the controller does: user records newer than a party's snapshot win for membership.
     std::size_t reconciled = 0;
-    for (const auto& [topic, payload] : retained_) {
-        if (!starts_with(topic, "presence/user/") || ends_with(topic, wire::json_suffix)) continue;
-        core::user_presence user;
-        if (!wire::decode(payload, user)) reconciled += engine_->reconcile_restored(user);
-    }
+    for (const auto& user : users) reconciled += engine_->reconcile_restored(user);
     if (reconciled > 0) trace("restore reconciled " + std::to_string(reconciled) + " membership(s)");
     last_restart_ = now_;
-    trace("controller restarts: restored " + std::to_string(users) + " user record(s) and " +
+    trace("controller restarts: restored " + std::to_string(users.size()) + " user record(s) and " +
           std::to_string(parties) + " snapshot(s)");
     if (config_.plugin) {
         // Resubscribing returns the retained broker epoch, after the messages the broker queued
