@@ -72,16 +72,6 @@ bool own_inbound(const identity& who, const levels& t) {
 
 }  // namespace
 
-bool valid_identifier(std::string_view id) {
-    if (id.empty() || id.size() > 64) return false;
-    for (const char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 bool allowed(const identity& who, access what, std::string_view topic) {
     if (who.role == token::role::controller) return true;
     // An app's own identity must itself be valid, or nothing of it can be pinned.

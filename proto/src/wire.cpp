@@ -71,16 +71,6 @@ const char* to_string(error e) {
     return "unknown";
 }
 
-bool valid_identifier(std::string_view id) {
-    if (id.empty() || id.size() > 64) return false;
-    for (const char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 const char* to_string(inbound_kind k) {
     switch (k) {
         case inbound_kind::connect:

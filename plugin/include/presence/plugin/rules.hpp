@@ -7,13 +7,13 @@
 #include <string_view>
 
 #include "presence/token/token.hpp"
+#include "presence/wire/identifier.hpp"
 
 namespace presence::plugin {
 
-// Identifier rule of protocol v1: 1-64 characters of [A-Za-z0-9._-]. (The same rule as
-// presence::wire::valid_identifier; the plugin keeps its own copy so that the shared library
-// does not pull in the engine.)
-bool valid_identifier(std::string_view id);
+// Identifier rule of protocol v1 (header-only, shared with the wire layer; it pulls in no
+// engine or protobuf code).
+using wire::valid_identifier;
 
 // What a client asks to do with a topic; mirrors MOSQ_ACL_SUBSCRIBE / READ / WRITE.
 enum class access { subscribe, read, write, unsubscribe };

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <vector>
 
+#include "presence/wire/identifier.hpp"
 #include "presence/core/engine.hpp"
 #include "presence/core/types.hpp"
 
@@ -31,8 +32,7 @@ std::error_code make_error_code(error e);
 // A short lowercase name ("bad_payload"), for counters and log lines.
 const char* to_string(error e);
 
-// Identifier rule of protocol v1: 1-64 characters of [A-Za-z0-9._-].
-bool valid_identifier(std::string_view id);
+// Identifier rule of protocol v1: valid_identifier() in presence/wire/identifier.hpp.
 
 // The inbound message kinds, one per inbound topic shape. The last three come from the
 // mosquitto_presence plugin inside the broker (presence/lifecycle/connected|disconnected/<u>/<d>
