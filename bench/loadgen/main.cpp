@@ -90,7 +90,9 @@ int main(int argc, char** argv) {
     std::optional<int> devices, parties, big, keepalive;
     std::optional<double> rate, window, hold, kill_at, down, raw_rate, join_rate, drop, airplane;
     std::optional<std::string> interval, above, grace;
-    std::vector<double> rates;
+    std::vector<double> rates, raw_rates;
+    std::vector<std::string> controller_args;
+    std::optional<std::string> visible_on;
     std::uint64_t seed = 1;
     app.add_option("--scenario", scenario, "smoke|steady|max|connections|big-party|faults");
     app.add_option("--out", out, "Directory for <label>.json, <label>.md and CDF data");
@@ -103,6 +105,17 @@ int main(int argc, char** argv) {
     app.add_option("--keepalive", keepalive, "Device keepalive in seconds");
     app.add_option("--rate", rate, "Membership changes per second in the window");
     app.add_option("--rates", rates, "Several windows, one per rate (max scenario)")->delimiter(',');
+    app.add_option("--raw-rates", raw_rates,
+                   "After the presence windows, one window of raw hops alone per rate (the "
+                   "broker's ceiling in the same run)")
+        ->delimiter(',');
+    app.add_option("--controller-arg", controller_args,
+                   "Extra presence-controller flag (repeatable; e.g. --controller-arg=--json-twins "
+                   "--controller-arg=off)");
+    app.add_option("--visible-on", visible_on,
+                   "What makes a change visible: snapshot (the first of its snapshot or event) "
+                   "or event")
+        ->check(CLI::IsMember({"snapshot", "event"}));
     app.add_option("--window", window, "Seconds per measured window");
     app.add_option("--hold", hold, "Seconds to hold every connection (connections scenario)");
     app.add_option("--kill-at", kill_at, "kill -9 the controller this many s into the window");
@@ -131,6 +144,9 @@ int main(int argc, char** argv) {
         if (keepalive) cfg.keepalive_s = *keepalive;
         if (rate) cfg.rate = *rate;
         if (!rates.empty()) cfg.rate_steps = rates;
+        if (!raw_rates.empty()) cfg.raw_rate_steps = raw_rates;
+        cfg.controller_args = controller_args;
+        if (visible_on) cfg.snapshot_visibility = *visible_on == "snapshot";
         if (window) cfg.window_s = *window;
         if (hold) cfg.hold_s = *hold;
         if (kill_at) cfg.kill_at_s = *kill_at;

@@ -142,7 +142,7 @@ class bench_run {
     bool quiet() const;
 
     // --- phases
-    json_object window(double rate, double seconds, const std::string& label);
+    json_object window(double rate, double raw_rate, double seconds, const std::string& label);
     json_object verify();
 
     const run_config& cfg_;
@@ -191,6 +191,7 @@ class bench_run {
     std::vector<double> raw_us_;
     std::vector<double> all_raw_us_;
     std::size_t raw_payload_bytes_ = 0;
+    std::uint64_t raw_received_ = 0;  // raw hops delivered, ever
 
     // faults
     std::optional<clock_type::time_point> killed_at_, restarted_at_, online_at_, converged_at_;
@@ -203,6 +204,7 @@ class bench_run {
     }
     std::vector<std::string> problems_;
     std::vector<json_object> windows_;
+    std::vector<json_object> raw_windows_;  // the broker's raw ceiling (raw_rate_steps)
 };
 
 void bench_run::start_broker() {
@@ -245,6 +247,7 @@ void bench_run::start_controller() {
     if (!cfg_.coalesce_above.empty()) {
         argv.insert(argv.end(), {"--coalesce-above", cfg_.coalesce_above});
     }
+    argv.insert(argv.end(), cfg_.controller_args.begin(), cfg_.controller_args.end());
     controller_status_.clear();
     controller_ = std::make_unique<testing::process>(argv, dir_ / "controller.log");
 }
@@ -420,6 +423,7 @@ void bench_run::on_publish(conn_id id, const packet& p, clock_type::time_point n
             }
             if (seq < raw_sent_.size()) {
                 const double us = micros_between(raw_sent_[seq], now);
+                ++raw_received_;
                 all_raw_us_.push_back(us);
                 if (measuring_) raw_us_.push_back(us);
             }
@@ -591,7 +595,8 @@ bool bench_run::quiet() const {
     return true;
 }
 
-json_object bench_run::window(double rate, double seconds, const std::string& label) {
+json_object bench_run::window(double rate, double raw_rate, double seconds,
+                              const std::string& label) {
     const auto b0 = sample_process(broker_->pid());
     const auto c0 = sample_process(controller_pid());
     const double g0 = self_cpu_seconds();
@@ -607,9 +612,10 @@ json_object bench_run::window(double rate, double seconds, const std::string& la
     churn_paused_at_.reset();
     const auto start = clock_type::now();
     churn_start_ = start;
-    raw_rate_ = cfg_.raw_rate;
+    raw_rate_ = raw_rate;
     raw_start_ = start;
     raw_sent_.clear();
+    const auto raw_received0 = raw_received_;
     const auto end = start + std::chrono::duration_cast<clock_type::duration>(
                                  std::chrono::duration<double>(seconds));
     while (clock_type::now() < end) {
@@ -642,6 +648,8 @@ json_object bench_run::window(double rate, double seconds, const std::string& la
     }
     const double elapsed = seconds_between(start, clock_type::now());
     const auto issued = churn_issued_ - churn_starved_;
+    const auto raw_sent = raw_sent_.size();
+    const auto raw_delivered = raw_received_ - raw_received0;
     churn_rate_ = 0;
     raw_rate_ = 0;
     const auto c1 = sample_process(controller_pid());
@@ -663,7 +671,10 @@ json_object bench_run::window(double rate, double seconds, const std::string& la
         .add("issued_changes_per_s", static_cast<double>(issued) / elapsed)
         .add("all_issued_changes_observed", drained)
         .add("join_leave_to_visible", summarize(latency_us_))
-        .add("raw_hop", summarize(raw_us_));
+        .add("raw_hop", summarize(raw_us_))
+        .add("raw_offered_per_s", raw_rate)
+        .add("raw_sent_per_s", static_cast<double>(raw_sent) / elapsed)
+        .add("raw_delivered_per_s", static_cast<double>(raw_delivered) / elapsed);
     const auto lat = summarize(latency_us_);
     const auto raw = summarize(raw_us_);
     if (raw.count > 0 && lat.count > 0) {
@@ -864,15 +875,22 @@ run_result bench_run::run() {
     if (cfg_.hold_s > 0) {
         const auto hold_end = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                                       std::chrono::duration<double>(cfg_.hold_s));
-        windows_.push_back(window(cfg_.rate, cfg_.hold_s, "hold"));
+        windows_.push_back(window(cfg_.rate, cfg_.raw_rate, cfg_.hold_s, "hold"));
         pump_until([&] { return clock_type::now() >= hold_end; }, std::chrono::seconds(600));
     } else if (!cfg_.rate_steps.empty()) {
         for (const double r : cfg_.rate_steps) {
-            windows_.push_back(window(r, cfg_.window_s, "rate " + std::to_string(int(r))));
+            windows_.push_back(
+                window(r, cfg_.raw_rate, cfg_.window_s, "rate " + std::to_string(int(r))));
         }
     } else {
-        windows_.push_back(window(cfg_.rate, cfg_.window_s, "window"));
+        windows_.push_back(window(cfg_.rate, cfg_.raw_rate, cfg_.window_s, "window"));
     }
+    // The raw ceiling's hops stay out of the latency CDF, which compares like with like.
+    const auto raw_samples = all_raw_us_.size();
+    for (const double r : cfg_.raw_rate_steps) {
+        raw_windows_.push_back(window(0, r, cfg_.window_s, "raw " + std::to_string(int(r))));
+    }
+    all_raw_us_.resize(raw_samples);
     const auto live = net_->live_connections();
 
     run_result result;
@@ -885,6 +903,12 @@ run_result bench_run::run() {
         .add("snapshot_interval", cfg_.snapshot_interval)
         .add("coalesce_above", cfg_.coalesce_above)
         .add("keepalive_s", cfg_.keepalive_s)
+        .add("controller_extra_args", [&] {
+            std::string all;
+            for (const auto& a : cfg_.controller_args) all += (all.empty() ? "" : " ") + a;
+            return all;
+        }())
+        .add("visible_on", cfg_.snapshot_visibility ? "first of snapshot or event" : "event")
         .add("broker_extra_config", [&] {
             std::string all;
             for (const auto& l : cfg_.broker_lines) all += l + "; ";
@@ -906,6 +930,7 @@ run_result bench_run::run() {
     }
     if (full_broker.ok) j.add("broker_rss_full_kib", full_broker.rss_kib);
     j.add("windows", windows_);
+    if (!raw_windows_.empty()) j.add("raw_windows", raw_windows_);
     if (killed_at_) {
         json_object f;
         f.add("killed_after_s", seconds_between(churn_start_, *killed_at_));

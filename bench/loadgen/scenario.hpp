@@ -21,6 +21,9 @@ struct run_config {
     int big_party_members = 0;  // devices [0, n) always use party p0 (the big party)
     double rate = 1000;         // membership changes per second in the measured window
     std::vector<double> rate_steps;  // when set: one window per rate (the max scenario)
+    // When set: after the presence windows, one window per rate of raw publish -> deliver hops
+    // alone (no churn): the broker's own ceiling with this client stack, in the same run.
+    std::vector<double> raw_rate_steps;
     double window_s = 30;
     double hold_s = 0;               // connections: hold everything connected this long, idle
     double drop_share = 0.02;        // of changes: socket dies, reconnect within grace
@@ -47,6 +50,8 @@ struct run_config {
     // Also count a change visible when a snapshot shows it (costs a decode per snapshot of a
     // party with a pending change); events alone otherwise.
     bool snapshot_visibility = false;
+    // Extra presence-controller flags (e.g. "--output-qos", "0"), reported in the results.
+    std::vector<std::string> controller_args;
 };
 
 // Runs the scenario; the result is the JSON written to <name>.json. `ok` is false when the

@@ -153,6 +153,18 @@ parse_result parse_args(int argc, const char* const* argv) {
                    "Member count above which a party's snapshots are coalesced")
         ->type_name("MEMBERS");
 
+    app.add_option("--output-qos", cfg.output_qos,
+                   "QoS of published snapshots, events and user records: 1 (resent after a "
+                   "reconnect) or 0 (cheaper; see docs/operations.md)")
+        ->check(CLI::IsMember({0, 1}))
+        ->type_name("0|1");
+    app.add_option_function<std::string>(
+           "--json-twins",
+           [&cfg](const std::string& v) { cfg.json_twins = v == "on"; },
+           "Publish the JSON twin <topic>/json of every snapshot, event and user record")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->type_name("on|off")
+        ->default_str("on");
     app.add_option_function<std::string>(
            "--http-listen",
            [&cfg](const std::string& v) {

@@ -189,7 +189,7 @@ class controller_loop {
         spdlog::debug("query {} user={} device={} -> {}{}", query_kind_name(kind),
                       a.requester.user_id, a.requester.device_id, wire::to_string(a.status),
                       a.error.empty() ? std::string() : ": " + a.error);
-        pending_.push_back({std::move(a.reply), 0, std::move(correlation)});
+        pending_.push_back({std::move(a.reply), 0, std::move(correlation), true});
     }
 
     void reject(const std::string& topic, std::error_code ec) {
@@ -235,7 +235,7 @@ class controller_loop {
             note(effect);
             admit(effect);
             out.clear();
-            wire::render(effect, out);
+            wire::render(effect, out, render_options());
             for (auto& o : out) pending_.push_back({std::move(o), 0, {}});
             flush();
         }
@@ -257,11 +257,13 @@ class controller_loop {
             auto snapshot = engine_.snapshot(party_id);
             if (!snapshot) continue;  // emptied since: its clear went out at once
             out.clear();
-            wire::render(core::publish_snapshot{std::move(*snapshot)}, out);
+            wire::render(core::publish_snapshot{std::move(*snapshot)}, out, render_options());
             for (auto& o : out) pending_.push_back({std::move(o), 0, {}});
             ++counters_.coalesced_snapshots;
         }
     }
+
+    wire::render_options render_options() const { return {.json_twins = cfg_.json_twins}; }
 
     // A coalescing controller may have published events up to one interval beyond the retained
     // snapshot it restarts from. Moving a restored party's revision up to the engine's seed for
@@ -302,7 +304,9 @@ class controller_loop {
         while (!pending_.empty()) {
             auto& front = pending_.front();
             try {
-                session_.publish(front.message, front.correlation_data);
+                // Query replies are QoS 1 (docs/protocol.md); the rest follows --output-qos.
+                session_.publish(front.message, front.reply ? 1 : cfg_.output_qos,
+                                 front.correlation_data);
                 ++counters_.published;
             } catch (const mqtt::exception& e) {
                 if (++front.attempts < max_publish_attempts) {
@@ -365,6 +369,7 @@ class controller_loop {
         wire::outbound message;
         int attempts = 0;
         std::string correlation_data;  // MQTT 5 correlation data of a query reply
+        bool reply = false;            // a query reply
     };
 
     const config& cfg_;

@@ -90,16 +90,15 @@ std::optional<mqtt::const_message_ptr> session::next(std::chrono::milliseconds w
     return msg;
 }
 
-void session::publish(const wire::outbound& message) {
-    client_.publish(message.topic, message.payload.data(), message.payload.size(), qos,
-                    message.retained);
-}
-
-void session::publish(const wire::outbound& message, const std::string& correlation_data) {
-    auto msg = mqtt::make_message(message.topic, message.payload, qos, message.retained);
-    if (!correlation_data.empty()) {
-        msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, correlation_data}});
+void session::publish(const wire::outbound& message, int message_qos,
+                      const std::string& correlation_data) {
+    if (correlation_data.empty()) {
+        client_.publish(message.topic, message.payload.data(), message.payload.size(), message_qos,
+                        message.retained);
+        return;
     }
+    auto msg = mqtt::make_message(message.topic, message.payload, message_qos, message.retained);
+    msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, correlation_data}});
     client_.publish(std::move(msg));
 }
 

@@ -35,11 +35,10 @@ class session {
     // the connection was lost (Paho reconnects by itself).
     std::optional<mqtt::const_message_ptr> next(std::chrono::milliseconds wait);
 
-    // Publishes with QoS 1 without waiting for the acknowledgement, so publishes pipeline.
+    // Publishes without waiting for the acknowledgement, so publishes pipeline; with an MQTT 5
+    // correlation data property (a query reply) unless it is empty.
     // Throws mqtt::exception when Paho refuses the message (e.g. its offline buffer is full).
-    void publish(const wire::outbound& message);
-    // The same, with an MQTT 5 correlation data property (a query reply); none when empty.
-    void publish(const wire::outbound& message, const std::string& correlation_data);
+    void publish(const wire::outbound& message, int qos, const std::string& correlation_data = {});
 
     // Whether the connection to the broker is up right now (for the health endpoint).
     bool connected() const;

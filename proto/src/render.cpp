@@ -22,11 +22,16 @@ Message& scratch() {
 }
 
 template <class Message, class Value>
-void render_pair(const Value& value, std::string topic, bool retained, std::vector<outbound>& out) {
+void render_pair(const Value& value, std::string topic, bool retained, std::vector<outbound>& out,
+                 render_options options) {
     Message& message = scratch<Message>();
     detail::to_proto(value, message);
     std::string binary;
     message.SerializeToString(&binary);
+    if (!options.json_twins) {
+        out.push_back({std::move(topic), std::move(binary), retained});
+        return;
+    }
     std::string json;
     json.reserve(binary.size() * 3 + 64);
     detail::append_json(message, json);
@@ -39,13 +44,13 @@ void render_pair(const Value& value, std::string topic, bool retained, std::vect
 
 }  // namespace
 
-void render(const core::effect& effect, std::vector<outbound>& out) {
+void render(const core::effect& effect, std::vector<outbound>& out, render_options options) {
     std::visit(
-        [&out](const auto& e) {
+        [&out, options](const auto& e) {
             using type = std::decay_t<decltype(e)>;
             if constexpr (std::is_same_v<type, core::publish_snapshot>) {
                 render_pair<v1::PartyMembers>(e.snapshot, members_topic(e.snapshot.party_id), true,
-                                              out);
+                                              out, options);
             } else if constexpr (std::is_same_v<type, core::clear_snapshot>) {
                 std::string topic = members_topic(e.party_id);
                 std::string json_topic = topic;
@@ -53,10 +58,12 @@ void render(const core::effect& effect, std::vector<outbound>& out) {
                 out.push_back({std::move(topic), {}, true});
                 out.push_back({std::move(json_topic), {}, true});
             } else if constexpr (std::is_same_v<type, core::publish_event>) {
-                render_pair<v1::PartyEvent>(e.event, events_topic(e.event.party_id), false, out);
+                render_pair<v1::PartyEvent>(e.event, events_topic(e.event.party_id), false, out,
+                                            options);
             } else {
                 static_assert(std::is_same_v<type, core::publish_user>);
-                render_pair<v1::UserPresence>(e.user, user_topic(e.user.user_id), true, out);
+                render_pair<v1::UserPresence>(e.user, user_topic(e.user.user_id), true, out,
+                                              options);
             }
         },
         effect);

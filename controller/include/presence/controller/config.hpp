@@ -31,6 +31,14 @@ struct config {
     // snapshot_interval (events still go out at once); 0 disables coalescing.
     core::duration snapshot_interval = std::chrono::milliseconds(100);
     std::size_t coalesce_above = 256;
+    // QoS of the published snapshots, events and user records (queries are answered at QoS 1
+    // whatever this says). 1: Paho resends what the broker did not acknowledge after a reconnect.
+    // 0: about twice the throughput per controller core (docs/benchmarks.md); a publish still in
+    // the socket when the connection to the broker breaks is lost until that party or user
+    // changes again.
+    int output_qos = 1;
+    // Publish the JSON twin (<topic>/json) of every snapshot, event and user record.
+    bool json_twins = true;
 };
 
 // A parsed --http-listen value: HOST:PORT, [IPV6]:PORT, or "off".

@@ -104,8 +104,16 @@ struct outbound {
     bool retained = false;
 };
 
-// Turns one engine effect into MQTT publishes: the protobuf message and its JSON twin.
-void render(const core::effect& effect, std::vector<outbound>& out);
+// What render() produces besides the protobuf messages.
+struct render_options {
+    // The JSON twin of every message (<topic>/json). Off, a cleared party still clears its
+    // retained JSON twin, so none outlives the party.
+    bool json_twins = true;
+};
+
+// Turns one engine effect into MQTT publishes: the protobuf message and, unless switched off,
+// its JSON twin.
+void render(const core::effect& effect, std::vector<outbound>& out, render_options options = {});
 
 // Encoders and decoders of the outbound messages (binary protobuf; JSON with proto field names).
 std::string encode(const core::party_snapshot& s);
