@@ -37,8 +37,12 @@ run_config preset(const std::string& name) {
     } else if (name == "steady") {
         c.rate = 1000;
         c.window_s = 60;
+        c.snapshot_visibility = true;  // join -> snapshot visible, as issue 4 words it
     } else if (name == "max") {
-        c.rate_steps = {1000, 2000, 5000, 10000, 15000, 20000, 30000};
+        c.rate_steps = {1000, 2000, 3000, 4000, 6000, 8000, 12000, 20000};
+        // The broker's own ceiling in the same run: raw hops alone, no churn.
+        c.raw_rate_steps = {10000, 20000, 40000, 60000, 80000};
+        c.snapshot_visibility = true;
         c.window_s = 10;
         c.drop_share = 0;
         c.airplane_share = 0;

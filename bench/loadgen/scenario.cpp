@@ -143,6 +143,7 @@ class bench_run {
 
     // --- phases
     json_object window(double rate, double raw_rate, double seconds, const std::string& label);
+    json_object ceilings() const;
     json_object verify();
 
     const run_config& cfg_;
@@ -205,6 +206,13 @@ class bench_run {
     std::vector<std::string> problems_;
     std::vector<json_object> windows_;
     std::vector<json_object> raw_windows_;  // the broker's raw ceiling (raw_rate_steps)
+    // The figures the summary picks the highest sustained rates from.
+    struct window_figures {
+        double offered = 0, observed_per_s = 0, p99_us = 0;
+        bool sustained = false;  // nothing starved and everything observed
+        double raw_offered = 0, raw_delivered_per_s = 0;
+    };
+    std::vector<window_figures> figures_;
 };
 
 void bench_run::start_broker() {
@@ -695,7 +703,34 @@ json_object bench_run::window(double rate, double raw_rate, double seconds,
              completed > 0 ? static_cast<double>(bytes1 - bytes0) / static_cast<double>(completed)
                            : 0.0);
     if (!drained) problems_.push_back(label + ": not every change was observed within 30 s");
+    figures_.push_back({rate, static_cast<double>(completed) / elapsed, lat.p99,
+                        drained && churn_starved_ == 0, raw_rate,
+                        static_cast<double>(raw_delivered) / elapsed});
     return w;
+}
+
+// The max scenario's answers: the highest offered change rate that was sustained (nothing starved,
+// everything observed) with p99 under 10 ms, the highest sustained at all, and the most raw hops
+// per second the broker delivered with this client stack, plus their ratio.
+json_object bench_run::ceilings() const {
+    double under_10ms = 0, sustained = 0, most_observed = 0, raw = 0;
+    for (const auto& f : figures_) {
+        if (f.raw_offered > 0 && f.offered == 0) raw = std::max(raw, f.raw_delivered_per_s);
+        if (f.offered <= 0) continue;
+        most_observed = std::max(most_observed, f.observed_per_s);
+        if (!f.sustained) continue;
+        sustained = std::max(sustained, f.offered);
+        if (f.p99_us < 10'000) under_10ms = std::max(under_10ms, f.offered);
+    }
+    json_object c;
+    c.add("highest_rate_sustained_with_p99_under_10ms", under_10ms)
+        .add("highest_rate_sustained", sustained)
+        .add("most_changes_observed_per_s", most_observed);
+    if (raw > 0) {
+        c.add("raw_hops_delivered_per_s_max", raw)
+            .add("changes_per_raw_hop_ratio", most_observed / raw);
+    }
+    return c;
 }
 
 json_object bench_run::verify() {
@@ -931,6 +966,7 @@ run_result bench_run::run() {
     if (full_broker.ok) j.add("broker_rss_full_kib", full_broker.rss_kib);
     j.add("windows", windows_);
     if (!raw_windows_.empty()) j.add("raw_windows", raw_windows_);
+    if (windows_.size() > 1 || !raw_windows_.empty()) j.add("ceilings", ceilings());
     if (killed_at_) {
         json_object f;
         f.add("killed_after_s", seconds_between(churn_start_, *killed_at_));

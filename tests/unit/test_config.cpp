@@ -63,6 +63,21 @@ TEST_CASE("parse_args_gives_documented_defaults") {
     CHECK(r.cfg.max_payload_bytes == 16 * 1024);
     CHECK(r.cfg.restore_timeout == 10s);
     CHECK(r.cfg.stats_interval == 10s);
+    CHECK(r.cfg.output_qos == 1);
+    CHECK(r.cfg.json_twins);
+}
+
+TEST_CASE("parse_args_reads_the_output_options_and_rejects_other_values") {
+    const auto r = parse({"--output-qos", "0", "--json-twins", "off"});
+    REQUIRE_FALSE(r.exit);
+    CHECK(r.cfg.output_qos == 0);
+    CHECK_FALSE(r.cfg.json_twins);
+    CHECK(parse({"--json-twins", "on"}).cfg.json_twins);
+    for (const std::string value : {"2", "-1", "one"}) {
+        CAPTURE(value);
+        check_usage_error(parse({"--output-qos", value}), "--output-qos", value);
+    }
+    check_usage_error(parse({"--json-twins", "no"}), "--json-twins", "no");
 }
 
 TEST_CASE("parse_args_reads_every_flag") {

@@ -91,6 +91,27 @@ TEST_CASE("a cleared party renders as empty retained payloads on both snapshot t
     }
 }
 
+TEST_CASE("without json twins every effect renders its protobuf message alone") {
+    const core::party_event event{"p1", 43, core::event_kind::joined, core::leave_reason::explicit_leave,
+                                  alice_present(), t0};
+    for (const core::effect& e :
+         std::vector<core::effect>{core::publish_snapshot{sample_snapshot()},
+                                   core::publish_event{event}}) {
+        std::vector<outbound> out;
+        render(e, out, {.json_twins = false});
+        REQUIRE(out.size() == 1);
+        CHECK_FALSE(out[0].topic.ends_with(json_suffix));
+        CHECK(out == std::vector<outbound>{rendered(e)[0]});
+    }
+}
+
+TEST_CASE("without json twins a cleared party still clears its retained json twin") {
+    std::vector<outbound> out;
+    render(core::clear_snapshot{"p1"}, out, {.json_twins = false});
+    CHECK(out.size() == 2);
+    CHECK(out == rendered(core::clear_snapshot{"p1"}));
+}
+
 TEST_CASE("an event renders as non-retained binary and JSON on party/<p>/events") {
     const core::party_event event{
         "p1",     43, core::event_kind::left, core::leave_reason::timeout, bob_reconnecting(),

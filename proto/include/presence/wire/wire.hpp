@@ -102,6 +102,8 @@ struct outbound {
     std::string topic;
     std::string payload;  // empty with retained=true clears the retained message
     bool retained = false;
+
+    bool operator==(const outbound&) const = default;
 };
 
 // What render() produces besides the protobuf messages.
