@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <malloc.h>
 #include <thread>
 
 #include "clock.hpp"
@@ -31,6 +32,8 @@ constexpr std::size_t max_burst = 1000;
 constexpr int max_publish_attempts = 5;
 // How often the loop hands the HTTP endpoints a fresh metrics snapshot.
 constexpr auto metrics_interval = std::chrono::milliseconds(100);
+// How often the loop returns free heap to the kernel (malloc_trim).
+constexpr auto trim_interval = std::chrono::seconds(10);
 
 std::string session_part(std::string_view session_id) {
     return session_id.empty() ? std::string() : " session=" + std::string(session_id);
@@ -323,6 +326,7 @@ class controller_loop {
     }
 
     void report(std::chrono::steady_clock::time_point now) {
+        trim_heap(now);
         if (const auto n = rejections_.take_suppressed(now)) {
             spdlog::warn("suppressed {} rejected-input warnings", n);
         }
@@ -365,6 +369,19 @@ class controller_loop {
         spdlog::info("{}", summary(counters_, engine_stats_));
     }
 
+    // Hands the heap that bursts left free back to the kernel: glibc keeps it otherwise, and
+    // the process RSS stays at the burst's high-water mark (docs/benchmarks.md, memory).
+    void trim_heap(std::chrono::steady_clock::time_point now) {
+        if (now < next_trim_) return;
+        next_trim_ = now + trim_interval;
+        const auto started = std::chrono::steady_clock::now();
+        ::malloc_trim(0);
+        spdlog::debug("malloc_trim took {} us",
+                      std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count());
+    }
+
     struct pending_publish {
         wire::outbound message;
         int attempts = 0;
@@ -384,6 +401,7 @@ class controller_loop {
     std::deque<pending_publish> pending_;
     std::chrono::steady_clock::time_point next_stats_;
     std::chrono::steady_clock::time_point next_metrics_{};
+    std::chrono::steady_clock::time_point next_trim_ = std::chrono::steady_clock::now() + trim_interval;
     core::engine_stats engine_stats_{};
     std::chrono::steady_clock::time_point engine_stats_at_{};
     bool restore_complete_ = false;
