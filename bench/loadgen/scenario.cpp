@@ -194,6 +194,7 @@ class bench_run {
     std::size_t raw_payload_bytes_ = 0;
     std::uint64_t raw_received_ = 0;  // raw hops delivered, ever
     bool raw_ceiling_ = false;        // the raw ceiling windows have started
+    std::uint8_t raw_generation_ = 0;  // the window raw probes belong to (top byte of their tag)
 
     // faults
     std::optional<clock_type::time_point> killed_at_, restarted_at_, online_at_, converged_at_;
@@ -430,7 +431,9 @@ void bench_run::on_publish(conn_id id, const packet& p, clock_type::time_point n
             for (int b = 0; b < 8; ++b) {
                 seq = (seq << 8) | static_cast<std::uint8_t>(p.payload[static_cast<std::size_t>(b)]);
             }
-            if (seq < raw_sent_.size()) {
+            const auto generation = static_cast<std::uint8_t>(seq >> 56);
+            seq &= (std::uint64_t{1} << 56) - 1;
+            if (generation == raw_generation_ && seq < raw_sent_.size()) {
                 const double us = micros_between(raw_sent_[seq], now);
                 ++raw_received_;
                 if (!raw_ceiling_) all_raw_us_.push_back(us);
@@ -563,9 +566,12 @@ void bench_run::run_raw(clock_type::time_point now) {
     const auto due = static_cast<std::size_t>(seconds_between(raw_start_, now) * raw_rate_);
     while (raw_sent_.size() < due) {
         const std::uint64_t seq = raw_sent_.size();
+        // The top byte names the window, so a probe delivered after its window ended is not
+        // matched with the send time of another window's probe.
+        const std::uint64_t tag = (std::uint64_t{raw_generation_} << 56) | seq;
         std::string payload(std::max<std::size_t>(raw_payload_bytes_, 8), 'x');
         for (int b = 0; b < 8; ++b) {
-            payload[static_cast<std::size_t>(b)] = static_cast<char>((seq >> (56 - 8 * b)) & 0xff);
+            payload[static_cast<std::size_t>(b)] = static_cast<char>((tag >> (56 - 8 * b)) & 0xff);
         }
         raw_sent_.push_back(clock_type::now());
         net_->send(raw_pub_, encode_publish_packet("bench/raw", payload, 1,
@@ -624,6 +630,7 @@ json_object bench_run::window(double rate, double raw_rate, double seconds,
     raw_rate_ = raw_rate;
     raw_start_ = start;
     raw_sent_.clear();
+    ++raw_generation_;
     const auto raw_received0 = raw_received_;
     const auto end = start + std::chrono::duration_cast<clock_type::duration>(
                                  std::chrono::duration<double>(seconds));

@@ -33,8 +33,8 @@ struct config {
     std::size_t coalesce_above = 256;
     // QoS of the published snapshots, events and user records (queries are answered at QoS 1
     // whatever this says). 1: Paho resends what the broker did not acknowledge after a reconnect.
-    // 0: about twice the throughput per controller core (docs/benchmarks.md); a publish still in
-    // the socket when the connection to the broker breaks is lost until that party or user
+    // 0: no PUBACK and no kept copy per publish, so cheaper (docs/benchmarks.md); a publish still
+    // in the socket when the connection to the broker breaks is lost until that party or user
     // changes again.
     int output_qos = 1;
     // Publish the JSON twin (<topic>/json) of every snapshot, event and user record.
