@@ -401,7 +401,8 @@ class controller_loop {
     std::deque<pending_publish> pending_;
     std::chrono::steady_clock::time_point next_stats_;
     std::chrono::steady_clock::time_point next_metrics_{};
-    std::chrono::steady_clock::time_point next_trim_ = std::chrono::steady_clock::now() + trim_interval;
+    std::chrono::steady_clock::time_point next_trim_ =
+        std::chrono::steady_clock::now() + trim_interval;
     core::engine_stats engine_stats_{};
     std::chrono::steady_clock::time_point engine_stats_at_{};
     bool restore_complete_ = false;

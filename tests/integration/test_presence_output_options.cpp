@@ -1,6 +1,7 @@
 // The controller's output options, seen from a real client: --json-twins off publishes only the
-// protobuf messages (and still clears an emptied party's retained twin), --output-qos 0 still delivers every snapshot, event and user record, and the
-// defaults publish both twins (the control case, so the first check can fail).
+// protobuf messages (and still clears an emptied party's retained twin), --output-qos 0 still
+// delivers every snapshot, event and user record, and the defaults publish both twins (the
+// control case, so the first check can fail).
 
 #include <doctest/doctest.h>
 

@@ -92,8 +92,8 @@ TEST_CASE("a cleared party renders as empty retained payloads on both snapshot t
 }
 
 TEST_CASE("without json twins every effect renders its protobuf message alone") {
-    const core::party_event event{"p1", 43, core::event_kind::joined, core::leave_reason::explicit_leave,
-                                  alice_present(), t0};
+    const core::party_event event{"p1",           43, core::event_kind::joined,
+                                  core::leave_reason::explicit_leave, alice_present(), t0};
     for (const core::effect& e :
          std::vector<core::effect>{core::publish_snapshot{sample_snapshot()},
                                    core::publish_event{event}}) {
