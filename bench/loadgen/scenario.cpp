@@ -48,6 +48,14 @@ class rng {
     std::uint64_t s_;
 };
 
+// Whether a topic is a party's protobuf snapshot (party/<p>/members).
+bool is_members_topic(std::string_view topic) {
+    wire::parsed_topic t;
+    return wire::parse_topic(topic, t) == wire::topic_error::ok &&
+           t.what == wire::topic_class::output && t.output == wire::output_kind::members &&
+           !t.json;
+}
+
 std::optional<std::size_t> index_after(std::string_view id, char prefix) {
     if (id.size() < 2 || id[0] != prefix) return std::nullopt;
     std::size_t v = 0;
@@ -419,7 +427,7 @@ void bench_run::on_snapshot(std::string_view topic, std::string_view payload,
 void bench_run::on_publish(conn_id id, const packet& p, clock_type::time_point now) {
     switch (roles_[id]) {
         case role::events:
-            if (p.topic.ends_with("/members")) {
+            if (is_members_topic(p.topic)) {
                 on_snapshot(p.topic, p.payload, now);
             } else {
                 on_event(p.payload, now);

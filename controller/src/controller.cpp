@@ -23,7 +23,7 @@ namespace presence::controller {
 
 namespace {
 
-constexpr std::string_view stats_topic = "presence/controller/stats";
+constexpr std::string_view stats_topic = wire::controller_stats_topic;
 constexpr auto max_wait = std::chrono::milliseconds(200);
 // Inputs handled before effects are drained; a burst costs one snapshot per changed party.
 constexpr std::size_t max_burst = 1000;

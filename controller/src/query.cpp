@@ -4,8 +4,6 @@ namespace presence::controller {
 
 namespace {
 
-constexpr std::string_view query_prefix = "presence/query/";
-
 core::user_presence presence_of(const core::engine& engine, const std::string& user_id) {
     if (auto user = engine.user(user_id)) return std::move(*user);
     core::user_presence unknown;
@@ -39,8 +37,8 @@ wire::query_response answer(const core::engine& engine, const wire::query_reques
                 response.status = wire::query_status::too_large;
                 response.error = "party " + request.id + " has " + std::to_string(n) +
                                  " members; list_members answers parties of at most " +
-                                 std::to_string(wire::max_list_members) +
-                                 ": read the retained party/" + request.id + "/members instead";
+                                 std::to_string(wire::max_list_members) + ": read the retained " +
+                                 wire::members_topic(request.id) + " instead";
                 break;
             }
             auto snapshot = engine.snapshot(request.id);
@@ -71,9 +69,7 @@ const char* to_string(query_drop d) {
     return "unknown";
 }
 
-bool is_query_topic(std::string_view topic) {
-    return topic.substr(0, query_prefix.size()) == query_prefix;
-}
+bool is_query_topic(std::string_view topic) { return wire::in_query_space(topic); }
 
 query_answer answer_query(const core::engine& engine, const query_message& message) {
     query_answer a;

@@ -1,6 +1,7 @@
 #include "presence/plugin/events.hpp"
 
 #include "presence/v1/presence.pb.h"
+#include "presence/wire/topics.hpp"
 
 namespace presence::plugin {
 
@@ -14,12 +15,9 @@ void set_time(google::protobuf::Timestamp& ts, std::int64_t us) {
 }  // namespace
 
 std::string lifecycle_topic(const lifecycle_event& event) {
-    std::string topic =
-        event.connected ? "presence/lifecycle/connected/" : "presence/lifecycle/disconnected/";
-    topic += event.info.user;
-    topic += '/';
-    topic += event.info.device;
-    return topic;
+    return wire::inbound_topic(event.connected ? wire::inbound_kind::lifecycle_connected
+                                               : wire::inbound_kind::lifecycle_disconnected,
+                               event.info.user, event.info.device);
 }
 
 std::string encode(const lifecycle_event& event, std::uint64_t broker_epoch) {

@@ -110,7 +110,7 @@ void publish(const std::string& topic, const std::string& payload, bool retain) 
 // Publishes the epoch (once per run, before any event) and every pending lifecycle event.
 void flush(plugin_state& s) {
     if (!s.epoch_published) {
-        publish(std::string(plugin::epoch_topic),
+        publish(std::string(wire::broker_epoch_topic),
                 plugin::encode_epoch(s.epoch, s.started_us, PRESENCE_VERSION), true);
         s.epoch_published = true;
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "presence: broker epoch %llu published",

@@ -1,73 +1,36 @@
 #include "presence/plugin/rules.hpp"
 
-#include <array>
-#include <cstddef>
-
 namespace presence::plugin {
 
 namespace {
 
-// The first levels of a topic, without allocating. Levels past the array are counted but not
-// kept: no rule looks deeper than five levels.
-struct levels {
-    static constexpr std::size_t kept = 6;
-    std::array<std::string_view, kept> at{};
-    std::size_t count = 0;
-
-    explicit levels(std::string_view topic) {
-        std::size_t start = 0;
-        while (true) {
-            const std::size_t slash = topic.find('/', start);
-            const std::string_view level = topic.substr(
-                start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-            if (count < kept) at[count] = level;
-            ++count;
-            if (slash == std::string_view::npos) break;
-            start = slash + 1;
-        }
-    }
-};
-
-// A party id level: a concrete identifier, or `+` where a filter is judged.
-bool party_level(std::string_view level, bool filter) {
-    return valid_identifier(level) || (filter && level == "+");
-}
-
 // Topics (or filters) that every app may read: the controller's public outputs.
-bool public_output(const levels& t, bool filter) {
-    if (t.count >= 3 && t.count <= 4 && t.at[0] == "party" && party_level(t.at[1], filter) &&
-        (t.at[2] == "members" || t.at[2] == "events")) {
-        return t.count == 3 || t.at[3] == "json";
-    }
-    if (t.count >= 3 && t.count <= 4 && t.at[0] == "presence" && t.at[1] == "user" &&
-        party_level(t.at[2], filter)) {
-        return t.count == 3 || t.at[3] == "json";
-    }
-    return t.count == 3 && t.at[0] == "presence" && t.at[1] == "controller" && t.at[2] == "status";
+bool public_output(const wire::parsed_topic& t) {
+    return t.what == wire::topic_class::output || t.what == wire::topic_class::controller_status;
 }
 
-// presence/reply/<user>/<device> and anything below it: the app's own query replies.
-bool own_replies(const identity& who, const levels& t) {
-    if (t.count < 4 || t.at[0] != "presence" || t.at[1] != "reply" || t.at[2] != who.user ||
-        t.at[3] != who.device) {
-        return false;
-    }
-    // Below the reply root anything goes, wildcards included: they stay inside the subtree.
-    return true;
+// presence/reply/<user>/<device> and anything below it: the app's own query replies. Below the
+// reply root anything goes, wildcards included: they stay inside the subtree.
+bool own_replies(const identity& who, const wire::parsed_topic& t) {
+    return t.what == wire::topic_class::reply && t.user_id == who.user && t.device_id == who.device;
 }
 
-// The inbound topics an app may publish: each ends in its own <user>/<device>.
-bool own_inbound(const identity& who, const levels& t) {
-    if (t.count == 4 && t.at[0] == "presence" && t.at[2] == who.user && t.at[3] == who.device) {
-        const std::string_view kind = t.at[1];
-        return kind == "connect" || kind == "will" || kind == "disconnect" || kind == "profile" ||
-               kind == "query";
-    }
-    if (t.count == 5 && t.at[0] == "party" && valid_identifier(t.at[1]) &&
-        (t.at[2] == "join" || t.at[2] == "leave") && t.at[3] == who.user && t.at[4] == who.device) {
-        return true;
-    }
-    return false;
+// The inbound topics an app may publish: each ends in its own <user>/<device>. The plugin's own
+// lifecycle topics and the broker epoch are not an app's.
+bool own_inbound(const identity& who, const wire::parsed_topic& t) {
+    const bool app_inbound = (t.what == wire::topic_class::inbound &&
+                              t.inbound != wire::inbound_kind::lifecycle_connected &&
+                              t.inbound != wire::inbound_kind::lifecycle_disconnected &&
+                              t.inbound != wire::inbound_kind::broker_epoch) ||
+                             t.what == wire::topic_class::query;
+    return app_inbound && t.user_id == who.user && t.device_id == who.device;
+}
+
+// The topic as the grammar reads it; a topic that does not parse is none of the above.
+wire::parsed_topic parse(std::string_view topic, bool filter) {
+    wire::parsed_topic t;
+    if (wire::parse_topic(topic, t, filter) != wire::topic_error::ok) t = {};
+    return t;
 }
 
 }  // namespace
@@ -81,7 +44,7 @@ bool allowed(const identity& who, access what, std::string_view topic) {
             return true;  // dropping a subscription never exposes anything
         case access::write: {
             if (topic.find_first_of("+#") != std::string_view::npos) return false;
-            return own_inbound(who, levels(topic));
+            return own_inbound(who, parse(topic, false));
         }
         case access::subscribe:
         case access::read: {
@@ -90,21 +53,17 @@ bool allowed(const identity& who, access what, std::string_view topic) {
             // reply subtree, which own_replies checks level by level.
             if (topic.empty() || topic.front() == '$') return false;
             if (!filter && topic.find_first_of("+#") != std::string_view::npos) return false;
-            const levels t(topic);
+            const wire::parsed_topic t = parse(topic, filter);
             if (own_replies(who, t)) return true;
             if (topic.find('#') != std::string_view::npos) return false;
-            return public_output(t, filter);
+            return public_output(t);
         }
     }
     return false;
 }
 
 std::string own_will_topic(std::string_view user, std::string_view device) {
-    std::string topic = "presence/will/";
-    topic.append(user);
-    topic += '/';
-    topic.append(device);
-    return topic;
+    return wire::inbound_topic(wire::inbound_kind::will, user, device);
 }
 
 }  // namespace presence::plugin

@@ -1,7 +1,5 @@
-// Inbound decoding (topic grammar and payloads) and the encoders and decoders of every payload.
-#include <google/protobuf/util/json_util.h>
-
-#include <array>
+// Inbound decoding (topics through topics.hpp, payloads through detail::parse_message) and the
+// encoders and decoders of every payload.
 #include <climits>
 
 #include "convert.hpp"
@@ -11,109 +9,10 @@
 namespace presence::wire {
 namespace {
 
-namespace pb = google::protobuf;
-
-// The identifiers of an inbound topic, pointing into the topic string.
-struct topic_parts {
-    inbound_kind kind = inbound_kind::connect;
-    std::string_view party_id;
-    std::string_view user_id;
-    std::string_view device_id;
-};
-
-std::error_code parse_topic(std::string_view topic, topic_parts& out) {
-    std::array<std::string_view, 6> segments;
-    std::size_t count = 0;
-    std::size_t start = 0;
-    while (true) {
-        if (count == segments.size()) return error::bad_topic;
-        const std::size_t slash = topic.find('/', start);
-        segments[count++] =
-            topic.substr(start, slash == std::string_view::npos ? slash : slash - start);
-        if (slash == std::string_view::npos) break;
-        start = slash + 1;
-    }
-    if (count == 4 && segments[0] == "presence") {
-        const std::string_view verb = segments[1];
-        if (verb == "connect") {
-            out.kind = inbound_kind::connect;
-        } else if (verb == "will") {
-            out.kind = inbound_kind::will;
-        } else if (verb == "disconnect") {
-            out.kind = inbound_kind::disconnect;
-        } else if (verb == "profile") {
-            out.kind = inbound_kind::profile;
-        } else {
-            return error::bad_topic;
-        }
-        out.party_id = {};
-        out.user_id = segments[2];
-        out.device_id = segments[3];
-    } else if (count == 3 && topic == broker_epoch_topic) {
-        out.kind = inbound_kind::broker_epoch;
-        out.party_id = {};
-        out.user_id = {};
-        out.device_id = {};
-        return {};
-    } else if (count == 5 && segments[0] == "presence" && segments[1] == "lifecycle") {
-        if (segments[2] == "connected") {
-            out.kind = inbound_kind::lifecycle_connected;
-        } else if (segments[2] == "disconnected") {
-            out.kind = inbound_kind::lifecycle_disconnected;
-        } else {
-            return error::bad_topic;
-        }
-        out.party_id = {};
-        out.user_id = segments[3];
-        out.device_id = segments[4];
-    } else if (count == 5 && segments[0] == "party") {
-        const std::string_view verb = segments[2];
-        if (verb == "join") {
-            out.kind = inbound_kind::join;
-        } else if (verb == "leave") {
-            out.kind = inbound_kind::leave;
-        } else {
-            return error::bad_topic;
-        }
-        out.party_id = segments[1];
-        if (!valid_identifier(out.party_id)) return error::bad_identifier;
-        out.user_id = segments[3];
-        out.device_id = segments[4];
-    } else {
-        return error::bad_topic;
-    }
-    if (!valid_identifier(out.user_id) || !valid_identifier(out.device_id)) {
-        return error::bad_identifier;
-    }
-    return {};
-}
-
-bool looks_like_json(std::string_view payload) {
-    for (const char c : payload) {
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-        return c == '{';
-    }
-    return false;
-}
-
-// Parses an inbound payload: JSON (strict) when it starts with '{', else binary protobuf.
-bool parse_payload(std::string_view payload, pb::Message& message) {
-    if (payload.empty()) return true;
-    if (looks_like_json(payload)) {
-        pb::util::JsonParseOptions options;
-        options.ignore_unknown_fields = false;
-        return pb::util::JsonStringToMessage(pb::StringPiece(payload.data(), payload.size()),
-                                             &message, options)
-            .ok();
-    }
-    if (payload.size() > INT_MAX) return false;
-    return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
-}
-
 template <class Message>
 std::error_code decode_session(std::string_view payload, inbound& out) {
     Message message;
-    if (!parse_payload(payload, message)) return error::bad_payload;
+    if (!detail::parse_message(payload, message)) return error::bad_payload;
     if (!detail::valid_session_id(message.session_id())) return error::bad_session_id;
     out.session_id = std::move(*message.mutable_session_id());
     return {};
@@ -151,7 +50,7 @@ v1::ConnectionEnd to_proto(core::connection_end end) {
 // engine treats every end alike.
 std::error_code decode_connection_event(std::string_view payload, inbound& out) {
     v1::ConnectionEvent message;
-    if (!parse_payload(payload, message)) return error::bad_payload;
+    if (!detail::parse_message(payload, message)) return error::bad_payload;
     if (message.user_id() != out.device.user_id || message.device_id() != out.device.device_id) {
         return error::identity_mismatch;
     }
@@ -203,9 +102,18 @@ std::error_code decode_binary(std::string_view payload, Value& out) {
 std::error_code decode_inbound(std::string_view topic, std::string_view payload, inbound& out,
                                const limits& lim) {
     if (payload.size() > lim.max_payload_bytes) return error::payload_too_large;
-    topic_parts parts;
-    if (auto ec = parse_topic(topic, parts)) return ec;
-    out.kind = parts.kind;
+    parsed_topic parts;
+    switch (parse_topic(topic, parts)) {
+        case topic_error::ok:
+            break;
+        case topic_error::bad_topic:
+            return error::bad_topic;
+        case topic_error::bad_identifier:
+            // Only inbound shapes count: a malformed reply or output topic is no inbound topic.
+            return parts.what == topic_class::inbound ? error::bad_identifier : error::bad_topic;
+    }
+    if (parts.what != topic_class::inbound) return error::bad_topic;
+    out.kind = parts.inbound;
     out.party_id.assign(parts.party_id);
     out.device.user_id.assign(parts.user_id);
     out.device.device_id.assign(parts.device_id);
@@ -215,10 +123,10 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
     out.connection_seq = 0;
     out.end = core::connection_end::unspecified;
     out.broker_time = {};
-    switch (parts.kind) {
+    switch (parts.inbound) {
         case inbound_kind::connect: {
             v1::Connect message;
-            if (!parse_payload(payload, message)) return error::bad_payload;
+            if (!detail::parse_message(payload, message)) return error::bad_payload;
             if (!detail::valid_session_id(message.session_id())) return error::bad_session_id;
             if (!detail::valid_profile(message.profile())) return error::bad_profile;
             out.session_id = std::move(*message.mutable_session_id());
@@ -227,7 +135,7 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
         }
         case inbound_kind::profile: {
             v1::Profile message;
-            if (!parse_payload(payload, message)) return error::bad_payload;
+            if (!detail::parse_message(payload, message)) return error::bad_payload;
             if (!detail::valid_profile(message)) return error::bad_profile;
             detail::from_proto(message, out.profile);
             return {};
@@ -245,7 +153,7 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
             return decode_connection_event(payload, out);
         case inbound_kind::broker_epoch: {
             v1::BrokerEpoch message;
-            if (!parse_payload(payload, message) || message.broker_epoch() == 0) {
+            if (!detail::parse_message(payload, message) || message.broker_epoch() == 0) {
                 return error::bad_payload;
             }
             if (message.has_started_at() &&

@@ -1,6 +1,9 @@
 // Mapping between engine values and presence.v1 messages.
 #include "convert.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
+#include <climits>
 #include <cstdint>
 #include <utility>
 
@@ -341,6 +344,18 @@ std::error_code from_proto(v1::UserPresence& in, core::user_presence& out) {
     out.parties.reserve(static_cast<std::size_t>(in.parties_size()));
     for (auto& p : *in.mutable_parties()) out.parties.push_back(std::move(p));
     return {};
+}
+
+bool parse_message(std::string_view payload, google::protobuf::Message& message, bool json) {
+    if (json) {
+        google::protobuf::util::JsonParseOptions options;
+        options.ignore_unknown_fields = false;
+        return google::protobuf::util::JsonStringToMessage(
+                   google::protobuf::StringPiece(payload.data(), payload.size()), &message, options)
+            .ok();
+    }
+    if (payload.size() > INT_MAX) return false;
+    return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
 }
 
 }  // namespace presence::wire::detail

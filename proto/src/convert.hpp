@@ -1,6 +1,6 @@
 #pragma once
 // Private to the wire library: the mapping between engine values and presence.v1 messages, the
-// field limits shared by inbound and outbound decoding.
+// field limits shared by inbound and outbound decoding, and the one JSON-or-protobuf parser.
 
 #include <string>
 #include <string_view>
@@ -44,5 +44,13 @@ std::error_code from_proto(v1::PartyMembers& in, core::party_snapshot& out);
 std::error_code from_proto(v1::PartyEvent& in, core::party_event& out);
 std::error_code from_proto(v1::UserPresence& in, core::user_presence& out);
 void from_proto(v1::Profile& in, core::profile& out);
+
+// Parses a payload into `message`: strict JSON (proto field names, unknown fields rejected) when
+// `json`, else binary protobuf. False when it does not parse.
+bool parse_message(std::string_view payload, google::protobuf::Message& message, bool json);
+// The same, with the form told by is_json_payload(); the empty payload is the empty message.
+inline bool parse_message(std::string_view payload, google::protobuf::Message& message) {
+    return payload.empty() || parse_message(payload, message, is_json_payload(payload));
+}
 
 }  // namespace presence::wire::detail

@@ -3,8 +3,6 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include <climits>
-
 #include "convert.hpp"
 #include "json.hpp"
 
@@ -12,9 +10,6 @@ namespace presence::wire {
 namespace {
 
 namespace pb = google::protobuf;
-
-constexpr std::string_view query_prefix = "presence/query/";
-constexpr std::string_view reply_prefix = "presence/reply/";
 
 pb::util::JsonPrintOptions print_options() {
     pb::util::JsonPrintOptions options;
@@ -138,27 +133,7 @@ std::string encode_json(const v1::QueryResponse& message) {
     return json;
 }
 
-bool parse(std::string_view payload, pb::Message& message, bool json) {
-    if (json) {
-        pb::util::JsonParseOptions options;
-        options.ignore_unknown_fields = false;
-        return pb::util::JsonStringToMessage(pb::StringPiece(payload.data(), payload.size()),
-                                             &message, options)
-            .ok();
-    }
-    if (payload.size() > INT_MAX) return false;
-    return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
-}
-
 }  // namespace
-
-bool is_json_payload(std::string_view payload) {
-    for (const char c : payload) {
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-        return c == '{';
-    }
-    return false;
-}
 
 const char* to_string(query_kind k) {
     switch (k) {
@@ -187,41 +162,38 @@ const char* to_string(query_status s) {
 }
 
 bool parse_query_topic(std::string_view topic, core::device_key& requester) {
-    if (topic.substr(0, query_prefix.size()) != query_prefix) return false;
-    const std::string_view rest = topic.substr(query_prefix.size());
-    const std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return false;
-    const std::string_view user = rest.substr(0, slash);
-    const std::string_view device = rest.substr(slash + 1);
-    if (!valid_identifier(user) || !valid_identifier(device)) return false;
-    requester.user_id.assign(user);
-    requester.device_id.assign(device);
+    parsed_topic t;
+    if (parse_topic(topic, t) != topic_error::ok || t.what != topic_class::query) return false;
+    requester.user_id.assign(t.user_id);
+    requester.device_id.assign(t.device_id);
     return true;
 }
 
 std::string query_topic(const core::device_key& requester) {
-    return std::string(query_prefix) + requester.user_id + "/" + requester.device_id;
+    return query_topic(requester.user_id, requester.device_id);
 }
 
 std::string reply_topic(const core::device_key& requester) {
-    return std::string(reply_prefix) + requester.user_id + "/" + requester.device_id;
+    return reply_topic(requester.user_id, requester.device_id);
 }
 
 bool reply_topic_allowed(std::string_view response_topic, const core::device_key& requester) {
-    const std::string base = reply_topic(requester);
-    if (response_topic.substr(0, base.size()) != base) return false;
-    const std::string_view rest = response_topic.substr(base.size());
-    if (rest.empty()) return true;
-    // Below the base: "/<something>", never a wildcard or a NUL (no publish topic may hold one).
-    if (rest.front() != '/' || rest.size() < 2) return false;
-    return rest.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
+    parsed_topic t;
+    if (parse_topic(response_topic, t) != topic_error::ok || t.what != topic_class::reply ||
+        t.user_id != requester.user_id || t.device_id != requester.device_id) {
+        return false;
+    }
+    if (t.rest.empty()) return true;
+    // Below the root: "/<something>", never a wildcard or a NUL (no publish topic may hold one).
+    if (t.rest.size() < 2) return false;
+    return t.rest.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
 }
 
 decoded_query decode_query(std::string_view payload) {
     decoded_query d;
     d.json = is_json_payload(payload);
     v1::QueryRequest message;
-    if (!parse(payload, message, d.json)) {
+    if (!detail::parse_message(payload, message, d.json)) {
         return bad(d, query_status::bad_request,
                    d.json ? "the payload is not a valid JSON QueryRequest"
                           : "the payload is not a valid protobuf QueryRequest");
@@ -287,7 +259,7 @@ std::string encode_query_response(const query_response& response, bool json) {
 
 std::error_code decode_query_response(std::string_view payload, query_response& out) {
     v1::QueryResponse message;
-    if (!parse(payload, message, is_json_payload(payload))) return error::bad_payload;
+    if (!detail::parse_message(payload, message)) return error::bad_payload;
     switch (message.status()) {
         case v1::QUERY_STATUS_OK:
             out.status = query_status::ok;

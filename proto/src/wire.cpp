@@ -1,4 +1,4 @@
-// Error values, identifier rule, topic names and the inbound-to-engine dispatch.
+// Error values, topic names (through topics.hpp) and the inbound-to-engine dispatch.
 #include "presence/wire/wire.hpp"
 
 #include <string>
@@ -32,13 +32,6 @@ class wire_category final : public std::error_category {
         return "An unknown wire error occurred.";
     }
 };
-
-std::string join_topic(std::string_view a, std::string_view b, std::string_view c) {
-    std::string topic;
-    topic.reserve(a.size() + b.size() + c.size());
-    topic.append(a).append(b).append(c);
-    return topic;
-}
 
 }  // namespace
 
@@ -122,53 +115,26 @@ core::outcome apply(core::engine& engine, const inbound& msg, core::time_point n
 }
 
 const std::vector<std::string>& inbound_subscriptions() {
-    static const std::vector<std::string> subscriptions{
-        "presence/connect/+/+", "presence/will/+/+", "presence/disconnect/+/+",
-        "presence/profile/+/+", "party/+/join/+/+", "party/+/leave/+/+",
-        // From the mosquitto_presence plugin; nothing arrives on them without it.
-        "presence/lifecycle/connected/+/+", "presence/lifecycle/disconnected/+/+",
-        std::string(broker_epoch_topic)};
+    static const std::vector<std::string> subscriptions(inbound_filters.begin(),
+                                                        inbound_filters.end());
     return subscriptions;
 }
 
 std::string members_topic(std::string_view party_id) {
-    return join_topic("party/", party_id, "/members");
+    return output_topic(output_kind::members, party_id);
 }
 
 std::string events_topic(std::string_view party_id) {
-    return join_topic("party/", party_id, "/events");
+    return output_topic(output_kind::events, party_id);
 }
 
 std::string user_topic(std::string_view user_id) {
-    return join_topic("presence/user/", user_id, {});
+    return output_topic(output_kind::user, user_id);
 }
 
 std::string inbound_topic(inbound_kind kind, const core::device_key& device,
                           std::string_view party_id) {
-    std::string topic;
-    topic.reserve(32 + party_id.size() + device.user_id.size() + device.device_id.size());
-    switch (kind) {
-        case inbound_kind::connect:
-        case inbound_kind::will:
-        case inbound_kind::disconnect:
-        case inbound_kind::profile:
-            topic.append("presence/").append(to_string(kind));
-            break;
-        case inbound_kind::join:
-        case inbound_kind::leave:
-            topic.append("party/").append(party_id).append("/").append(to_string(kind));
-            break;
-        case inbound_kind::lifecycle_connected:
-            topic.append("presence/lifecycle/connected");
-            break;
-        case inbound_kind::lifecycle_disconnected:
-            topic.append("presence/lifecycle/disconnected");
-            break;
-        case inbound_kind::broker_epoch:
-            return std::string(broker_epoch_topic);
-    }
-    topic.append("/").append(device.user_id).append("/").append(device.device_id);
-    return topic;
+    return inbound_topic(kind, device.user_id, device.device_id, party_id);
 }
 
 }  // namespace presence::wire

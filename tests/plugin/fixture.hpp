@@ -14,6 +14,7 @@
 #include "presence/testing/raw_device.hpp"
 #include "presence/testing/tokens.hpp"
 #include "presence/v1/presence.pb.h"
+#include "presence/wire/topics.hpp"
 
 namespace presence::testing {
 
@@ -31,14 +32,19 @@ struct seen_event {
 inline std::vector<seen_event> lifecycle_events(const observer& o) {
     std::vector<seen_event> out;
     for (const auto& m : o.messages()) {
-        const bool connected = m.topic.starts_with("presence/lifecycle/connected/");
-        if (!connected && !m.topic.starts_with("presence/lifecycle/disconnected/")) continue;
+        wire::parsed_topic t;
+        if (wire::parse_topic(m.topic, t) != wire::topic_error::ok ||
+            t.what != wire::topic_class::inbound ||
+            (t.inbound != wire::inbound_kind::lifecycle_connected &&
+             t.inbound != wire::inbound_kind::lifecycle_disconnected)) {
+            continue;
+        }
+        const bool connected = t.inbound == wire::inbound_kind::lifecycle_connected;
         v1::ConnectionEvent e;
         if (!e.ParseFromString(m.payload)) throw std::runtime_error("bad event on " + m.topic);
-        const std::string expected_topic = std::string("presence/lifecycle/") +
-                                           (connected ? "connected/" : "disconnected/") +
-                                           e.user_id() + "/" + e.device_id();
-        if (m.topic != expected_topic) throw std::runtime_error("topic mismatch " + m.topic);
+        if (t.user_id != e.user_id() || t.device_id != e.device_id()) {
+            throw std::runtime_error("topic mismatch " + m.topic);
+        }
         out.push_back({connected, e.user_id(), e.device_id(), e.connection_seq(), e.broker_epoch(),
                        e.end(), e.protocol_version()});
     }

@@ -15,12 +15,11 @@ namespace {
 
 duration ms(std::int64_t count) { return duration(count); }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
+// Whether a retained topic holds the protobuf form of an output of this kind.
+bool is_output(std::string_view topic, wire::output_kind kind) {
+    wire::parsed_topic t;
+    return wire::parse_topic(topic, t) == wire::topic_error::ok &&
+           t.what == wire::topic_class::output && t.output == kind && !t.json;
 }
 
 }  // namespace
@@ -641,7 +640,7 @@ void world::restart() {
     std::vector<core::user_presence> users;
     std::size_t parties = 0;
     for (const auto& [topic, payload] : retained_) {
-        if (!starts_with(topic, "presence/user/") || ends_with(topic, wire::json_suffix)) continue;
+        if (!is_output(topic, wire::output_kind::user)) continue;
         core::user_presence user;
         if (auto ec = wire::decode(payload, user)) {
             throw std::runtime_error("retained user record does not decode: " + topic);
@@ -650,7 +649,7 @@ void world::restart() {
         users.push_back(std::move(user));
     }
     for (const auto& [topic, payload] : retained_) {
-        if (!starts_with(topic, "party/") || !ends_with(topic, "/members")) continue;
+        if (!is_output(topic, wire::output_kind::members)) continue;
         core::party_snapshot snapshot;
         if (auto ec = wire::decode(payload, snapshot)) {
             throw std::runtime_error("retained snapshot does not decode: " + topic);

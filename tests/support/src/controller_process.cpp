@@ -6,12 +6,13 @@
 
 #include "presence/testing/observer.hpp"
 #include "presence/testing/temp_dir.hpp"
+#include "presence/wire/topics.hpp"
 
 namespace presence::testing {
 
 namespace {
 
-constexpr const char* status_topic = "presence/controller/status";
+constexpr std::string_view status_topic = wire::controller_status_topic;
 
 // A probe subscriber with the controller's own credentials, which may read the status topic
 // under any shipped config (the hardened ACL grants the controller account all of presence/#).
@@ -21,7 +22,8 @@ std::unique_ptr<observer> status_probe(const controller_options& o) {
     probe.username = o.username;
     probe.password = o.password;
     probe.sync_topic = false;
-    return std::make_unique<observer>(o.broker_uri, std::vector<std::string>{status_topic}, probe);
+    return std::make_unique<observer>(o.broker_uri,
+                                      std::vector<std::string>{std::string(status_topic)}, probe);
 }
 
 std::string last_status(const observer& probe) {

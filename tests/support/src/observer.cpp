@@ -197,7 +197,7 @@ bool observer::wait_event(std::string_view party,
 }
 
 std::optional<double> observer::latest_stat(std::string_view key) const {
-    const auto stats = messages_on("presence/controller/stats");
+    const auto stats = messages_on(wire::controller_stats_topic);
     if (stats.empty()) return std::nullopt;
     return json_number(stats.back().payload, key);
 }
@@ -207,7 +207,7 @@ bool observer::wait_stat(std::string_view key, const std::function<bool(double)>
     return wait_until(
         [&](const std::vector<received>& ms) {
             for (auto it = ms.rbegin(); it != ms.rend(); ++it) {
-                if (it->topic != "presence/controller/stats") continue;
+                if (it->topic != wire::controller_stats_topic) continue;
                 const auto value = json_number(it->payload, key);
                 return value && pred(*value);
             }

@@ -31,12 +31,11 @@ std::string random_bytes(std::size_t n) {
 
 pb::QueryResponse ask(const common_options& common, const pb::QueryRequest& request) {
     auto conn = open_session(common, /*mqtt5=*/true);
-    const std::string identity = conn.user + "/" + conn.device;
-    const std::string reply_topic = "presence/reply/" + identity;
+    const std::string reply_topic = wire::reply_topic(conn.user, conn.device);
     conn.mqtt->subscribe({reply_topic}, common.timeout);
     const std::string correlation = random_bytes(16);
-    conn.mqtt->publish("presence/query/" + identity, request.SerializeAsString(), reply_topic,
-                       correlation);
+    conn.mqtt->publish(wire::query_topic(conn.user, conn.device), request.SerializeAsString(),
+                       reply_topic, correlation);
     const auto deadline = std::chrono::steady_clock::now() + common.timeout;
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

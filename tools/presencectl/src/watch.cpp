@@ -55,8 +55,8 @@ int run_watch(const common_options& common, const watch_options& opts) {
                                       "': ids are 1-64 characters of [A-Za-z0-9._-]");
     }
     auto conn = open_session(common, /*mqtt5=*/true);
-    const std::string members_topic = "party/" + opts.party + "/members";
-    const std::string events_topic = "party/" + opts.party + "/events";
+    const std::string members_topic = wire::members_topic(opts.party);
+    const std::string events_topic = wire::events_topic(opts.party);
     conn.mqtt->subscribe({members_topic, events_topic}, common.timeout);
     if (!common.json) {
         std::cerr << "watching party " << opts.party << " on " << common.broker

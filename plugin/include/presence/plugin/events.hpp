@@ -1,17 +1,16 @@
 #pragma once
 // Encoding of what the plugin publishes: lifecycle events (presence.v1.ConnectionEvent) and the
-// broker epoch (presence.v1.BrokerEpoch), with their topics.
+// broker epoch (presence.v1.BrokerEpoch, retained on wire::broker_epoch_topic at the first TICK
+// of every broker run), with their topics.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "presence/plugin/connections.hpp"
+#include "presence/wire/topics.hpp"
 
 namespace presence::plugin {
-
-// presence/broker/epoch: retained, published at the first TICK of every broker run.
-inline constexpr std::string_view epoch_topic = "presence/broker/epoch";
 
 // presence/lifecycle/connected/<user>/<device> or presence/lifecycle/disconnected/<user>/<device>.
 std::string lifecycle_topic(const lifecycle_event& event);

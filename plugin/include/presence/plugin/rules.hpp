@@ -8,6 +8,7 @@
 
 #include "presence/token/token.hpp"
 #include "presence/wire/identifier.hpp"
+#include "presence/wire/topics.hpp"
 
 namespace presence::plugin {
 

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "presence/core/types.hpp"
+#include "presence/wire/payload.hpp"
+#include "presence/wire/topics.hpp"
 
 namespace presence::wire {
 
-// The subscription (QoS 1) that carries every query: presence/query/<user_id>/<device_id>.
-inline constexpr std::string_view query_subscription = "presence/query/+/+";
+// The query topics (query_subscription, presence/query/<u>/<d>, presence/reply/<u>/<d>) are
+// named in presence/wire/topics.hpp.
 // The largest GetPresence batch; a larger one is answered with query_status::too_large.
 inline constexpr std::size_t max_presence_batch = 100;
 // The largest party ListMembers answers: building and encoding a member list costs the
@@ -68,8 +70,7 @@ struct decoded_query {
     query_request request;
 };
 
-// Whether a payload is JSON (its first non-blank byte is '{'); a JSON request gets a JSON answer.
-bool is_json_payload(std::string_view payload);
+// Whether a payload is JSON: is_json_payload() in presence/wire/payload.hpp.
 
 // Decodes and validates a QueryRequest (protobuf, or strict JSON with proto field names).
 // Identifiers must follow the protocol's rule; GetPresence takes 1 to max_presence_batch ids.

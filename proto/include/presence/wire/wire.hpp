@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "presence/wire/identifier.hpp"
+#include "presence/wire/payload.hpp"
+#include "presence/wire/topics.hpp"
 #include "presence/core/engine.hpp"
 #include "presence/core/types.hpp"
 
@@ -34,20 +36,7 @@ const char* to_string(error e);
 
 // Identifier rule of protocol v1: valid_identifier() in presence/wire/identifier.hpp.
 
-// The inbound message kinds, one per inbound topic shape. The last three come from the
-// mosquitto_presence plugin inside the broker (presence/lifecycle/connected|disconnected/<u>/<d>
-// and presence/broker/epoch); without the plugin they never arrive.
-enum class inbound_kind {
-    connect,
-    will,
-    disconnect,
-    profile,
-    join,
-    leave,
-    lifecycle_connected,
-    lifecycle_disconnected,
-    broker_epoch,
-};
+// The inbound message kinds: inbound_kind in presence/wire/topics.hpp.
 const char* to_string(inbound_kind k);
 
 // A decoded inbound message: the topic's identifiers plus the payload's fields.
@@ -82,20 +71,13 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
 // Feeds a decoded message to the engine.
 core::outcome apply(core::engine& engine, const inbound& msg, core::time_point now);
 
-// The retained topic on which the plugin announces the broker run (BrokerEpoch).
-inline constexpr std::string_view broker_epoch_topic = "presence/broker/epoch";
-
 // The MQTT subscriptions (QoS 1) that carry every inbound message.
 const std::vector<std::string>& inbound_subscriptions();
 
-// Outbound topics.
-std::string members_topic(std::string_view party_id);     // party/<p>/members
-std::string events_topic(std::string_view party_id);      // party/<p>/events
-std::string user_topic(std::string_view user_id);         // presence/user/<u>
-inline constexpr std::string_view json_suffix = "/json";  // appended for the JSON twin
-// Subscriptions that return every retained snapshot and user record, for restore().
-inline constexpr std::string_view snapshot_subscription = "party/+/members";
-inline constexpr std::string_view user_subscription = "presence/user/+";
+// Outbound topics (the grammar and its constants are in presence/wire/topics.hpp).
+std::string members_topic(std::string_view party_id);  // party/<p>/members
+std::string events_topic(std::string_view party_id);   // party/<p>/events
+std::string user_topic(std::string_view user_id);      // presence/user/<u>
 
 // One MQTT publish the host must perform.
 struct outbound {
