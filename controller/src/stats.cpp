@@ -2,12 +2,11 @@
 
 #include <numeric>
 
+#include "metric_table.hpp"
+
 namespace presence::controller {
 
 namespace {
-
-constexpr std::array<core::outcome, outcome_count> all_outcomes{
-    core::outcome::applied, core::outcome::duplicate, core::outcome::stale, core::outcome::unknown};
 
 class json_object {
   public:
@@ -17,12 +16,6 @@ class json_object {
         text_ += key;
         text_ += "\":";
         text_ += std::to_string(value);
-    }
-    // Appends the fields of another object (its text without the braces).
-    void merge(std::string_view object) {
-        if (object.size() <= 2) return;
-        text_ += text_.empty() ? '{' : ',';
-        text_.append(object.substr(1, object.size() - 2));
     }
     std::string done() && {
         text_ += text_.empty() ? "{}" : "}";
@@ -57,77 +50,34 @@ const char* query_kind_name(std::size_t k) {
                                       : "unknown";
 }
 
-std::string to_json(const counters& c, const core::engine_stats& s) {
+std::string to_json(const metrics_snapshot& m) {
     json_object j;
+    std::vector<metric_sample> samples;
+    for (const auto& row : metric_table()) {
+        if (row.type == metric_type::histogram) {
+            const auto& h = row.histogram(m);
+            const std::string key(row.json);
+            j.add(key + "_count", h.count());
+            j.add(key + "_sum_us", static_cast<std::uint64_t>(h.sum_seconds() * 1e6));
+            j.add(key + "_p50_us", quantile_us(h, 0.5));
+            j.add(key + "_p99_us", quantile_us(h, 0.99));
+            continue;
+        }
+        samples.clear();
+        row.samples(m, samples);
+        for (const auto& sample : samples) j.add(json_key(row, sample), sample.value);
+    }
+    // Sums over a labelled family, for readers of the stats topic (Prometheus sums by itself).
+    const auto& c = m.c;
     for (std::size_t k = 0; k < inbound_kind_count; ++k) {
         j.add(std::string("inbound_") + wire::to_string(static_cast<wire::inbound_kind>(k)),
               c.inbound[k]);
     }
     for (std::size_t o = 0; o < outcome_count; ++o) {
-        j.add(std::string("outcome_") + core::to_string(all_outcomes[o]), outcome_total(c, o));
-    }
-    for (std::size_t k = 0; k < inbound_kind_count; ++k) {
-        for (std::size_t o = 0; o < outcome_count; ++o) {
-            j.add(std::string("outcome_") + wire::to_string(static_cast<wire::inbound_kind>(k)) +
-                      "_" + core::to_string(all_outcomes[o]),
-                  c.outcomes[k][o]);
-        }
-    }
-    for (std::size_t e = 1; e < error_count; ++e) {
-        j.add(std::string("rejected_") + wire::to_string(static_cast<wire::error>(e)),
-              c.rejected[e]);
+        j.add(std::string("outcome_") + core::to_string(metric_rows::all_outcomes[o]),
+              outcome_total(c, o));
     }
     j.add("rejected", sum(c.rejected));
-    j.add("published", c.published);
-    j.add("coalesced_snapshots", c.coalesced_snapshots);
-    j.add("publish_errors", c.publish_errors);
-    j.add("grace_expiries", c.grace_expiries);
-    j.add("restored_users", c.restored_users);
-    j.add("restored_parties", c.restored_parties);
-    j.add("restore_rejected", c.restore_rejected);
-    j.add("connection_lost", c.connection_lost);
-    j.add("broker_epoch_changes", c.broker_epoch_changes);
-    j.add("reconciled_devices", c.reconciled_devices);
-    for (std::size_t k = 0; k <= wire::query_kind_count; ++k) {
-        for (std::size_t st = 0; st < wire::query_status_count; ++st) {
-            if (k == wire::query_kind_count && st == 0) continue;  // "unknown" is never ok
-            j.add(std::string("query_") + query_kind_name(k) + "_" +
-                      wire::to_string(static_cast<wire::query_status>(st + 1)),
-                  c.queries[k][st]);
-        }
-    }
-    for (std::size_t d = 1; d < query_drop_count; ++d) {
-        j.add(std::string("query_dropped_") + to_string(static_cast<query_drop>(d)),
-              c.queries_dropped[d]);
-    }
-    for (std::size_t k = 0; k < event_kind_count; ++k) {
-        j.add(std::string("events_") + core::to_string(static_cast<core::event_kind>(k)),
-              c.events[k]);
-    }
-    for (std::size_t r = 0; r < leave_reason_count; ++r) {
-        j.add(std::string("leaves_") + core::to_string(static_cast<core::leave_reason>(r)),
-              c.leaves[r]);
-    }
-    j.add("processing_count", c.processing.count());
-    j.add("processing_sum_us", static_cast<std::uint64_t>(c.processing.sum_seconds() * 1e6));
-    j.add("processing_p50_us", quantile_us(c.processing, 0.5));
-    j.add("processing_p99_us", quantile_us(c.processing, 0.99));
-    j.add("parties", s.parties);
-    j.add("members", s.members);
-    j.add("reconnecting_members", s.reconnecting_members);
-    j.add("devices", s.devices);
-    j.add("live_devices", s.live_devices);
-    j.add("users", s.users);
-    return std::move(j).done();
-}
-
-std::string to_json(const metrics_snapshot& m) {
-    json_object j;
-    j.merge(to_json(m.c, m.engine));
-    j.add("broker_connected", m.h.broker_connected ? 1 : 0);
-    j.add("broker_connects", m.h.broker_connects);
-    j.add("restore_complete", m.h.restore_complete ? 1 : 0);
-    j.add("publish_queue_depth", m.h.publish_queue_depth);
     return std::move(j).done();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// The controller's counters and their JSON form for presence/controller/stats.
+// The controller's counters and their two renderings (the stats topic's JSON and /metrics),
+// both driven by the rows of metric_table.hpp.
 
 #include <array>
 #include <cstdint>
@@ -77,10 +78,6 @@ struct counters {
 // The label of a row of counters::queries: a query kind, or "unknown" for the last row.
 const char* query_kind_name(std::size_t k);
 
-// One flat JSON object: inbound_<kind>, outcome_<outcome>, outcome_<kind>_<outcome>,
-// rejected_<reason>, the other counters, and the engine gauges.
-std::string to_json(const counters& c, const core::engine_stats& s);
-
 // Everything /metrics, /healthz and the stats topic show, captured by the loop thread at one
 // instant and never changed afterwards, so the HTTP thread can read it without a lock.
 struct metrics_snapshot {
@@ -93,13 +90,14 @@ struct metrics_snapshot {
     std::chrono::steady_clock::time_point engine_taken_at{};
 };
 
-// The stats topic's JSON (see to_json above) plus the health facts: broker_connected,
-// broker_connects, restore_complete, publish_queue_depth.
+// The stats topic's JSON, one flat object: every row of metric_table() (metric_table.hpp), a
+// labelled family as <key>_<label values>, the histogram as processing_count, _sum_us, _p50_us
+// and _p99_us; then the sums inbound_<kind>, outcome_<outcome> and rejected.
 std::string to_json(const metrics_snapshot& m);
 
-// Renders the snapshot as Prometheus text exposition format 0.0.4: one # HELP and # TYPE line
-// per family before its samples, presence_ prefix, labels for kinds, outcomes, causes and
-// reasons, the processing latency as a histogram (_bucket{le=...}, _sum, _count).
+// Renders the snapshot as Prometheus text exposition format 0.0.4: presence_controller_info, then
+// every row of metric_table(), one # HELP and # TYPE line per family before its samples, the
+// processing latency as a histogram (_bucket{le=...}, _sum, _count).
 std::string to_prometheus(const metrics_snapshot& m, std::string_view version);
 
 // A one-line summary for the log.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "http.hpp"
+#include "metric_table.hpp"
 #include "metrics.hpp"
 #include "presence/controller/config.hpp"
 #include "stats.hpp"
@@ -272,6 +273,98 @@ TEST_CASE("the Prometheus exposition is valid text format 0.0.4 with the right v
     const auto empty = parse_exposition(to_prometheus(metrics_snapshot{}, "x"));
     CHECK(empty.size() == fams.size());
     check_histogram(empty.at("presence_processing_seconds"));
+}
+
+// A new counters field must get a row in metric_table(), or the stats topic and /metrics drift
+// apart again; this size check makes adding a field without looking at the table fail here.
+static_assert(sizeof(counters) == 856,
+              "counters changed: give the new field a row in metric_table() (metric_table.hpp) "
+              "and then update this size");
+
+// A snapshot in which every counter, gauge and health fact is nonzero and most differ.
+metrics_snapshot every_value_set() {
+    metrics_snapshot m = busy_snapshot();
+    std::uint64_t next = 100;
+    for (auto& per_kind : m.c.outcomes) {
+        for (auto& v : per_kind) v = ++next;
+    }
+    for (auto& v : m.c.rejected) v = ++next;
+    for (auto& per_kind : m.c.queries) {
+        for (auto& v : per_kind) v = ++next;
+    }
+    for (auto& v : m.c.queries_dropped) v = ++next;
+    for (auto& v : m.c.events) v = ++next;
+    for (auto& v : m.c.leaves) v = ++next;
+    for (auto* v : {&m.c.published, &m.c.publish_errors, &m.c.grace_expiries, &m.c.restored_users,
+                    &m.c.restored_parties, &m.c.restore_rejected, &m.c.connection_lost,
+                    &m.c.broker_epoch_changes, &m.c.reconciled_devices, &m.c.coalesced_snapshots}) {
+        *v = ++next;
+    }
+    for (auto* v : {&m.engine.parties, &m.engine.members, &m.engine.reconnecting_members,
+                    &m.engine.devices, &m.engine.live_devices, &m.engine.users}) {
+        *v = ++next;
+    }
+    m.h.restore_complete = true;
+    m.h.broker_connects = ++next;
+    m.h.publish_queue_depth = ++next;
+    return m;
+}
+
+// The value of "key" in the stats topic's flat JSON object, if it is there exactly once.
+std::optional<std::uint64_t> json_value(const std::string& json, const std::string& key) {
+    const std::string needle = "\"" + key + "\":";
+    const auto at = json.find(needle);
+    if (at == std::string::npos || json.find(needle, at + 1) != std::string::npos) return {};
+    std::uint64_t v = 0;
+    const char* start = json.data() + at + needle.size();
+    const auto [end, ec] = std::from_chars(start, json.data() + json.size(), v);
+    if (ec != std::errc() || (*end != ',' && *end != '}')) return {};
+    return v;
+}
+
+TEST_CASE("every metric of the table appears in the stats topic and in /metrics, equal") {
+    const auto m = every_value_set();
+    const auto json = to_json(m);
+    const auto fams = parse_exposition(to_prometheus(m, "1.2.3"));
+    std::set<std::string> names;
+    std::vector<metric_sample> samples;
+    for (const auto& row : metric_table()) {
+        CAPTURE(row.name);
+        CHECK(names.insert(std::string(row.name)).second);  // one row per family
+        if (row.type == metric_type::histogram) {
+            const auto& h = row.histogram(m);
+            CHECK(json_value(json, std::string(row.json) + "_count") == h.count());
+            CHECK(value_of(fams, std::string(row.name) + "_count") ==
+                  static_cast<double>(h.count()));
+            continue;
+        }
+        samples.clear();
+        row.samples(m, samples);
+        REQUIRE_FALSE(samples.empty());
+        CHECK(fams.at(std::string(row.name)).samples.size() == samples.size());
+        for (const auto& sample : samples) {
+            const std::string key = json_key(row, sample);
+            CAPTURE(key);
+            CHECK(json_value(json, key) == sample.value);
+            std::map<std::string, std::string> labels;
+            for (std::size_t i = 0; i < row.label_keys.size(); ++i) {
+                if (!row.label_keys[i].empty()) {
+                    labels[std::string(row.label_keys[i])] = std::string(sample.labels[i]);
+                }
+            }
+            CHECK(value_of(fams, std::string(row.name), labels) ==
+                  static_cast<double>(sample.value));
+        }
+    }
+    // The counter that had drifted (in the stats topic, missing from /metrics).
+    CHECK(json_value(json, "coalesced_snapshots") == m.c.coalesced_snapshots);
+    CHECK(value_of(fams, "presence_coalesced_snapshots_total") ==
+          static_cast<double>(m.c.coalesced_snapshots));
+    // Every family /metrics shows is a row of the table, but for the build info.
+    for (const auto& [name, f] : fams) {
+        CAPTURE(name);
+        CHECK((names.count(name) == 1 || name == "presence_controller_info"));
+    }
 }
 
 TEST_CASE("label values are escaped so any text stays one valid sample line") {
