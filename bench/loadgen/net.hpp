@@ -9,9 +9,20 @@
 #include <string>
 #include <vector>
 
-#include "mqtt_packets.hpp"
+#include "presence/testing/mqtt_packets.hpp"
 
 namespace presence::bench {
+
+// The shared raw MQTT encoder and reader (tests/support).
+using testing::connect_fields;
+using testing::encode_connect_packet;
+using testing::encode_disconnect_packet;
+using testing::encode_pingreq_packet;
+using testing::encode_puback_packet;
+using testing::encode_publish_packet;
+using testing::encode_subscribe_packet;
+using testing::packet;
+using testing::packet_reader;
 
 using clock_type = std::chrono::steady_clock;
 using conn_id = std::uint32_t;

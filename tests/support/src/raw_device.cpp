@@ -10,36 +10,10 @@
 #include <system_error>
 
 #include "presence/testing/app_device.hpp"
+#include "presence/testing/mqtt_packets.hpp"
 #include "presence/wire/wire.hpp"
 
 namespace presence::testing {
-
-namespace {
-
-void put_u16(std::string& out, std::size_t value) {
-    out += static_cast<char>((value >> 8) & 0xFF);
-    out += static_cast<char>(value & 0xFF);
-}
-
-void put_string(std::string& out, std::string_view s) {
-    put_u16(out, s.size());
-    out.append(s);
-}
-
-// Fixed header: packet type byte, then the remaining length as a variable byte integer.
-std::string packet(unsigned char type, const std::string& body) {
-    std::string out(1, static_cast<char>(type));
-    std::size_t len = body.size();
-    do {
-        auto byte = static_cast<unsigned char>(len % 128);
-        len /= 128;
-        if (len > 0) byte = static_cast<unsigned char>(byte | 0x80);
-        out += static_cast<char>(byte);
-    } while (len > 0);
-    return out + body;
-}
-
-}  // namespace
 
 raw_device::raw_device(std::uint16_t port, raw_device_options options)
     : port_(port), options_(std::move(options)) {
@@ -70,23 +44,17 @@ int raw_device::try_connect() {
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 
     const core::device_key key{options_.user, options_.device};
-    // Flags: username, will QoS 1, will, clean session (and password when given).
-    unsigned flags = 0x80 | 0x08 | 0x04;
-    if (options_.clean_session) flags |= 0x02;
-    if (!options_.password.empty()) flags |= 0x40;
-    std::string body;
-    put_string(body, "MQTT");
-    body += static_cast<char>(4);
-    body += static_cast<char>(flags);
-    put_u16(body, static_cast<std::size_t>(options_.keepalive.count()));
-    put_string(body, options_.device);
-    put_string(body, options_.will_topic.empty()
-                         ? wire::inbound_topic(wire::inbound_kind::will, key)
-                         : options_.will_topic);
-    put_string(body, wire::encode_will(options_.session));
-    put_string(body, options_.user);
-    if (!options_.password.empty()) put_string(body, options_.password);
-    send_all(packet(0x10, body));
+    connect_fields f;
+    f.client_id = options_.device;
+    f.username = options_.user;
+    f.password = options_.password;
+    f.keepalive_s = static_cast<std::uint16_t>(options_.keepalive.count());
+    f.clean_session = options_.clean_session;
+    f.will_topic = options_.will_topic.empty() ? wire::inbound_topic(wire::inbound_kind::will, key)
+                                               : options_.will_topic;
+    f.will_payload = wire::encode_will(options_.session);
+    f.will_qos = 1;
+    send_all(encode_connect_packet(f));
 
     unsigned char connack[4] = {};
     std::size_t got = 0;
@@ -112,10 +80,7 @@ void raw_device::join(std::string_view party) {
 }
 
 void raw_device::publish(std::string_view topic, std::string_view payload, bool retain) {
-    std::string body;
-    put_string(body, topic);
-    body.append(payload);
-    send_all(packet(retain ? 0x31 : 0x30, body));
+    send_all(encode_publish_packet(topic, payload, 0, 0, retain));
 }
 
 void raw_device::close() {

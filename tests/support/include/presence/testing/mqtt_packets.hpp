@@ -1,21 +1,23 @@
 #pragma once
-// Just enough MQTT 3.1.1 framing for the load generator: the packets a device, an observer and
-// the raw-hop probe send, and an incremental reader of what the broker sends back. Hand-written
-// because one process must hold tens of thousands of connections on one epoll loop, which
-// neither Paho (a thread and ~2 s connect per extra client, paho.mqtt.c#1430) nor libmosquitto's
-// one-loop-per-client model does cheaply.
+// Just enough MQTT 3.1.1 framing for the raw clients: the load generator's devices, observers and
+// raw-hop probe, and the tests' "airplane mode" raw_device. It encodes the packets they send and
+// reads what the broker sends back incrementally. Hand-written because one process must hold
+// tens of thousands of connections on one epoll loop, which neither Paho (a thread and ~2 s
+// connect per extra client, paho.mqtt.c#1430) nor libmosquitto's one-loop-per-client model does
+// cheaply, and because a test must be able to go silent without a DISCONNECT or a PINGREQ.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace presence::bench {
+namespace presence::testing {
 
 // What a CONNECT carries.
 struct connect_fields {
     std::string client_id;
     std::string username;  // empty: no username flag
+    std::string password;  // empty: no password flag (sent only with a username)
     std::uint16_t keepalive_s = 30;
     bool clean_session = true;
     std::string will_topic;  // empty: no will
@@ -61,4 +63,4 @@ class packet_reader {
     std::size_t pos_ = 0;
 };
 
-}  // namespace presence::bench
+}  // namespace presence::testing

@@ -1,8 +1,8 @@
-#include "mqtt_packets.hpp"
+#include "presence/testing/mqtt_packets.hpp"
 
 #include <stdexcept>
 
-namespace presence::bench {
+namespace presence::testing {
 
 namespace {
 
@@ -46,6 +46,7 @@ std::string encode_connect_packet(const connect_fields& f) {
     if (f.clean_session) flags |= 0x02;
     if (!f.will_topic.empty()) flags = static_cast<std::uint8_t>(flags | 0x04 | (f.will_qos << 3));
     if (!f.username.empty()) flags |= 0x80;
+    if (!f.username.empty() && !f.password.empty()) flags |= 0x40;
     body.push_back(static_cast<char>(flags));
     put_u16(body, f.keepalive_s);
     put_str(body, f.client_id);
@@ -54,6 +55,7 @@ std::string encode_connect_packet(const connect_fields& f) {
         put_str(body, f.will_payload);
     }
     if (!f.username.empty()) put_str(body, f.username);
+    if (!f.username.empty() && !f.password.empty()) put_str(body, f.password);
     return frame(0x10, body);
 }
 
@@ -148,4 +150,4 @@ std::optional<packet> packet_reader::next() {
     return p;
 }
 
-}  // namespace presence::bench
+}  // namespace presence::testing
