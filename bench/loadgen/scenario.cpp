@@ -14,6 +14,7 @@
 #include "presence/testing/broker.hpp"
 #include "presence/testing/process.hpp"
 #include "presence/testing/temp_dir.hpp"
+#include "presence/common/rng.hpp"
 #include "presence/wire/wire.hpp"
 
 namespace presence::bench {
@@ -31,22 +32,8 @@ double micros_between(clock_type::time_point a, clock_type::time_point b) {
     return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
-// splitmix64: the same stream on every standard library.
-class rng {
-  public:
-    explicit rng(std::uint64_t seed) : s_(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-
-  private:
-    std::uint64_t s_;
-};
+// The project's one seeded generator: the same stream on every standard library.
+using rng = common::rng;
 
 // Whether a topic is a party's protobuf snapshot (party/<p>/members).
 bool is_members_topic(std::string_view topic) {
@@ -489,12 +476,12 @@ int bench_run::party_for(std::size_t i) {
     if (static_cast<int>(i) < cfg_.big_party_members) return 0;
     const int first = cfg_.big_party_members > 0 ? 1 : 0;
     const int n = cfg_.parties - first;
-    return first + static_cast<int>(rng_.below(static_cast<std::size_t>(std::max(1, n))));
+    return first + static_cast<int>(rng_.index(static_cast<std::size_t>(std::max(1, n))));
 }
 
 std::optional<std::size_t> bench_run::pick_idle_member() {
     for (int tries = 0; tries < 16; ++tries) {
-        const auto i = rng_.below(devices_.size());
+        const auto i = rng_.index(devices_.size());
         const auto& d = devices_[i];
         if (d.connected && !d.silent && d.pending == op::none && d.party >= 0) return i;
     }
@@ -511,13 +498,13 @@ bool bench_run::one_change(clock_type::time_point now) {
         if (r < cfg_.drop_share) {
             net_->drop(d.conn);
             d.connected = false;
-            const auto delay = std::chrono::milliseconds(200 + rng_.below(1800));
+            const auto delay = std::chrono::milliseconds(200 + rng_.index(1800));
             timers_.push({now + delay, *i});
         } else {
             net_->silence(d.conn);
             d.silent = true;
             const auto delay = std::chrono::milliseconds(cfg_.keepalive_s * 1500 + 1000 +
-                                                         static_cast<int>(rng_.below(2000)));
+                                                         static_cast<int>(rng_.index(2000)));
             timers_.push({now + delay, *i});
         }
         return true;
@@ -529,10 +516,10 @@ bool bench_run::one_change(clock_type::time_point now) {
         want_member = big_members_ >= cfg_.big_party_members - 5;
     }
     for (int tries = 0; tries < 64; ++tries) {
-        auto i = rng_.below(devices_.size());
+        auto i = rng_.index(devices_.size());
         if (want_member && !*want_member) {  // a join: draw from the devices outside the party
             if (outside_.empty()) return false;
-            i = outside_[rng_.below(outside_.size())];
+            i = outside_[rng_.index(outside_.size())];
         }
         auto& d = devices_[i];
         if (!d.connected || d.silent || d.pending != op::none) continue;

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <fstream>
 
-#include "presence/controller/duration.hpp"
+#include "presence/common/duration.hpp"
 
 #ifndef PRESENCE_VERSION
 #define PRESENCE_VERSION "unknown"
@@ -13,6 +13,8 @@
 namespace presence::controller {
 
 namespace {
+
+using common::parse_duration;
 
 constexpr std::string_view duration_forms = "use a number with a unit: 120s, 2m, 1500ms, 1h, 1m30s";
 

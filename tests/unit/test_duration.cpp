@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include "presence/controller/duration.hpp"
+#include "presence/common/duration.hpp"
 
-using presence::controller::parse_duration;
+using presence::common::parse_duration;
 using namespace std::chrono_literals;
 
 TEST_CASE("parse_duration_accepts_each_unit_and_combinations") {

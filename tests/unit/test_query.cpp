@@ -60,7 +60,7 @@ std::vector<wire::query_response> random_responses(wire::testing::rng& r) {
     std::vector<wire::query_response> out;
     wire::query_response presence;
     std::vector<core::user_presence> users;
-    for (std::size_t i = r.below(4); i > 0; --i) users.push_back(wire::testing::random_user(r));
+    for (std::size_t i = r.index(4); i > 0; --i) users.push_back(wire::testing::random_user(r));
     presence.result = std::move(users);
     out.push_back(std::move(presence));
 

@@ -302,23 +302,23 @@ TEST_CASE("random topics and bytes never crash decode_inbound and never pass inv
     std::size_t accepted = 0;
     for (int i = 0; i < 10'000; ++i) {
         std::string topic;
-        if (r.below(8) == 0) {
+        if (r.index(8) == 0) {
             topic = std::string(broker_epoch_topic);
         } else if (r.coin()) {
-            topic = shapes[r.below(shapes.size())] + "u/d";
+            topic = shapes[r.index(shapes.size())] + "u/d";
         } else {
-            topic.resize(r.below(24));
-            for (auto& c : topic) c = "pa/rty+#ejoinl\0xZ"[r.below(17)];
+            topic.resize(r.index(24));
+            for (auto& c : topic) c = "pa/rty+#ejoinl\0xZ"[r.index(17)];
         }
         std::string payload;
         if (r.coin()) {
-            payload.resize(r.below(64));
+            payload.resize(r.index(64));
             for (auto& c : payload) c = static_cast<char>(r.next() & 0xffU);
         } else {
-            payload = seeds[r.below(seeds.size())];
-            const std::size_t flips = r.between(1, 3);
+            payload = seeds[r.index(seeds.size())];
+            const std::size_t flips = 1 + r.index(3);
             for (std::size_t f = 0; f < flips && !payload.empty(); ++f) {
-                payload[r.below(payload.size())] = static_cast<char>(r.next() & 0xffU);
+                payload[r.index(payload.size())] = static_cast<char>(r.next() & 0xffU);
             }
         }
         inbound msg;

@@ -1,47 +1,31 @@
 #pragma once
-// Seeded random domain values for the wire layer's tests: a splitmix64 generator (the same on
-// every standard library) and builders of snapshots, events and user records that use every field.
+// Seeded random domain values for the wire layer's tests: the project's seeded generator
+// (presence/common/rng.hpp, the same on every standard library) and builders of snapshots, events
+// and user records that use every field.
 
 #include <cstdint>
 #include <string>
 
+#include "presence/common/rng.hpp"
 #include "presence/core/types.hpp"
 
 namespace presence::wire::testing {
 
-// splitmix64: tiny, fast, and identical everywhere, so a failing seed reproduces.
-class rng {
-  public:
-    explicit rng(std::uint64_t seed) : state_(seed) {}
-
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    // Uniform-enough integer in [lo, hi].
-    std::uint64_t between(std::uint64_t lo, std::uint64_t hi) {
-        return lo + next() % (hi - lo + 1);
-    }
-    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-    bool coin() { return (next() & 1U) != 0; }
-
-  private:
-    std::uint64_t state_;
-};
+// The project's one seeded generator: identical on every standard library, so a failing seed
+// reproduces.
+using rng = common::rng;
 
 inline std::string random_identifier(rng& r) {
     static constexpr std::string_view chars =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
-    std::string id(r.between(1, 64), 'x');
-    for (auto& c : id) c = chars[r.below(chars.size())];
+    std::string id(1 + r.index(64), 'x');
+    for (auto& c : id) c = chars[r.index(chars.size())];
     return id;
 }
 
 // Printable ASCII without control characters, 0 to 128 bytes.
 inline std::string random_session_id(rng& r) {
-    std::string s(r.between(0, 128), ' ');
+    std::string s(r.index(129), ' ');
     for (auto& c : s) c = static_cast<char>(r.between(0x20, 0x7e));
     return s;
 }
@@ -69,9 +53,9 @@ inline std::string random_text(rng& r, std::size_t max_bytes) {
         "\xf3\xa0\x80\x81",  // U+E0001, escaped as a surrogate pair
     };
     std::string s;
-    const std::size_t target = r.below(max_bytes + 1);
+    const std::size_t target = r.index(max_bytes + 1);
     while (true) {
-        const auto piece = pieces[r.below(std::size(pieces))];
+        const auto piece = pieces[r.index(std::size(pieces))];
         if (s.size() + piece.size() > target) break;
         s.append(piece);
     }
@@ -82,8 +66,7 @@ inline std::string random_text(rng& r, std::size_t max_bytes) {
 inline core::time_point random_time(rng& r) {
     constexpr std::int64_t lo = -62'135'596'800'000;
     constexpr std::int64_t hi = 253'402'300'799'999;
-    const auto span = static_cast<std::uint64_t>(hi - lo);
-    return core::time_point{core::duration{lo + static_cast<std::int64_t>(r.between(0, span))}};
+    return core::time_point{core::duration{r.between(lo, hi)}};
 }
 
 inline core::profile random_profile(rng& r) {
@@ -96,15 +79,15 @@ inline core::device_view random_device(rng& r) {
     d.state = r.coin() ? core::device_state::live : core::device_state::reconnecting;
     if (d.state == core::device_state::reconnecting) d.reconnect_deadline = random_time(r);
     d.session_id = random_session_id(r);
-    for (std::size_t i = r.below(5); i > 0; --i) {
+    for (std::size_t i = r.index(5); i > 0; --i) {
         if (auto ended = random_session_id(r); !ended.empty()) {
             d.ended_session_ids.push_back(std::move(ended));
         }
     }
     // Zero (no lifecycle seen), small, and the full 64-bit range, which JSON prints as strings.
     if (r.coin()) {
-        d.broker_epoch = r.coin() ? r.next() : r.between(1, 1000);
-        d.connection_seq = r.coin() ? r.next() : r.between(0, 1000);
+        d.broker_epoch = r.coin() ? r.next() : 1 + r.index(1000);
+        d.connection_seq = r.coin() ? r.next() : r.index(1001);
     }
     return d;
 }
@@ -116,7 +99,7 @@ inline core::member_view random_member(rng& r) {
     m.profile = random_profile(r);
     if (m.state == core::member_state::reconnecting) m.reconnect_deadline = random_time(r);
     m.joined_at = random_time(r);
-    const std::size_t devices = r.below(4);
+    const std::size_t devices = r.index(4);
     for (std::size_t i = 0; i < devices; ++i) m.devices.push_back(random_device(r));
     return m;
 }
@@ -126,7 +109,7 @@ inline core::party_snapshot random_snapshot(rng& r) {
     s.party_id = random_identifier(r);
     s.revision = r.next();
     s.updated_at = random_time(r);
-    const std::size_t members = r.below(6);
+    const std::size_t members = r.index(6);
     for (std::size_t i = 0; i < members; ++i) s.members.push_back(random_member(r));
     return s;
 }
@@ -135,8 +118,8 @@ inline core::party_event random_event(rng& r) {
     core::party_event e;
     e.party_id = random_identifier(r);
     e.revision = r.next();
-    e.kind = static_cast<core::event_kind>(r.below(5));
-    if (e.kind == core::event_kind::left) e.reason = static_cast<core::leave_reason>(r.below(3));
+    e.kind = static_cast<core::event_kind>(r.index(5));
+    if (e.kind == core::event_kind::left) e.reason = static_cast<core::leave_reason>(r.index(3));
     e.member = random_member(r);
     e.at = random_time(r);
     return e;
@@ -148,9 +131,9 @@ inline core::user_presence random_user(rng& r) {
     u.online = r.coin();
     u.last_seen = random_time(r);
     u.profile = random_profile(r);
-    const std::size_t devices = r.below(4);
+    const std::size_t devices = r.index(4);
     for (std::size_t i = 0; i < devices; ++i) u.devices.push_back(random_device(r));
-    const std::size_t parties = r.below(5);
+    const std::size_t parties = r.index(5);
     for (std::size_t i = 0; i < parties; ++i) u.parties.push_back(random_identifier(r));
     return u;
 }

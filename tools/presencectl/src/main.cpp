@@ -8,7 +8,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "mqtt_client.hpp"
-#include "presence/controller/duration.hpp"
+#include "presence/common/duration.hpp"
 
 namespace presence::ctl {
 
@@ -45,7 +45,7 @@ std::string read_secret(const std::string& file) {
 // "5s", "1500ms", "2m" into milliseconds, for CLI11.
 std::function<std::string(std::string&)> duration_into(std::chrono::milliseconds& out) {
     return [&out](std::string& text) -> std::string {
-        const auto d = presence::controller::parse_duration(text);
+        const auto d = presence::common::parse_duration(text);
         if (!d) return "not a duration (use e.g. 500ms, 5s, 2m, 1h): " + text;
         out = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
         return {};

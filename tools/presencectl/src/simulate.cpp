@@ -14,16 +14,17 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "mqtt_client.hpp"
+#include "presence/common/rng.hpp"
 #include "presence/wire/wire.hpp"
 
 namespace presence::ctl {
 
 namespace {
 
-std::string random_session(std::mt19937_64& rng) {
+std::string random_session(common::rng& rng) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out = "sim-";
-    for (int i = 0; i < 16; ++i) out += hex[rng() % 16];
+    for (int i = 0; i < 16; ++i) out += hex[rng.index(16)];
     return out;
 }
 
@@ -33,7 +34,7 @@ struct device {
     std::string party;
     std::string display_name;
     std::mutex mutex;
-    std::mt19937_64 rng;
+    common::rng rng{0};  // reseeded from the run's generator
     std::string session;
     bool joined = true;
     std::unique_ptr<client> conn;
@@ -86,14 +87,14 @@ int run_simulate(const common_options& common, const simulate_options& opts) {
         throw failure(exit_usage, "--party and --prefix must be identifiers ([A-Za-z0-9._-])");
     }
     const auto broker = parse_broker(common.broker);
-    std::mt19937_64 rng(opts.seed != 0 ? opts.seed : std::random_device{}());
+    common::rng rng(opts.seed != 0 ? opts.seed : std::random_device{}());
     std::vector<std::unique_ptr<device>> devices;
     for (int i = 1; i <= opts.devices; ++i) {
         auto d = std::make_unique<device>();
         d->key = {opts.prefix + std::to_string(i), opts.prefix + std::to_string(i) + "-dev"};
         d->party = opts.party;
         d->display_name = "Sim " + std::to_string(i);
-        d->rng.seed(rng());
+        d->rng = common::rng(rng.next());
         d->session = random_session(d->rng);
         client_options co;
         co.client_id = d->key.device_id;
@@ -141,9 +142,9 @@ int run_simulate(const common_options& common, const simulate_options& opts) {
         if (opts.duration && now - start >= *opts.duration) break;
         if (opts.churn && now >= next_churn) {
             next_churn = now + opts.churn_interval;
-            device& d = *devices[rng() % devices.size()];
+            device& d = *devices[rng.index(devices.size())];
             if (!d.conn->connected()) continue;
-            switch (rng() % 4) {
+            switch (rng.index(4)) {
                 case 0: {  // leave or rejoin
                     std::lock_guard lock(d.mutex);
                     d.joined = !d.joined;
@@ -153,7 +154,7 @@ int run_simulate(const common_options& common, const simulate_options& opts) {
                     break;
                 }
                 case 1:  // airplane mode: back after 2-8 s (inside the default grace period)
-                    d.conn->set_reconnect_delay(2 + static_cast<int>(rng() % 7));
+                    d.conn->set_reconnect_delay(2 + static_cast<int>(rng.index(7)));
                     d.conn->drop();
                     say(common.json, "airplane", d);
                     break;

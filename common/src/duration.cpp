@@ -1,10 +1,10 @@
-#include "presence/controller/duration.hpp"
+#include "presence/common/duration.hpp"
 
 #include <array>
 #include <cstdint>
 #include <limits>
 
-namespace presence::controller {
+namespace presence::common {
 
 namespace {
 
@@ -36,7 +36,7 @@ constexpr std::int64_t max_ms = std::int64_t{100} * 366 * 24 * 3'600'000;
 
 }  // namespace
 
-std::optional<core::duration> parse_duration(std::string_view text) {
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     if (text.empty()) return std::nullopt;
     std::int64_t total = 0;
     int last_rank = -1;
@@ -65,7 +65,7 @@ std::optional<core::duration> parse_duration(std::string_view text) {
         if (number > (max_ms - total) / found->ms) return std::nullopt;
         total += number * found->ms;
     }
-    return core::duration(total);
+    return std::chrono::milliseconds(total);
 }
 
-}  // namespace presence::controller
+}  // namespace presence::common

@@ -2,14 +2,13 @@
 // Human durations for flags: "120s", "2m", "1500ms", "1h", "1m30s". A bare number is rejected so
 // that nobody has to guess the unit.
 
+#include <chrono>
 #include <optional>
 #include <string_view>
 
-#include "presence/core/types.hpp"
-
-namespace presence::controller {
+namespace presence::common {
 
 // Parses a duration; nullopt when the text is not a valid, non-negative duration.
-std::optional<core::duration> parse_duration(std::string_view text);
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
-}  // namespace presence::controller
+}  // namespace presence::common
