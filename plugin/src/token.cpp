@@ -11,6 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "presence/wire/identifier.hpp"
+
 namespace presence::token {
 
 namespace {
@@ -164,6 +166,22 @@ std::optional<std::string> read_key_file(const std::string& path) {
     if (!key.empty() && key.back() == '\n') key.pop_back();
     if (!key.empty() && key.back() == '\r') key.pop_back();
     return key;
+}
+
+std::string mint_from_key_file(const std::string& key_file, std::string_view subject, role granted,
+                               std::int64_t ttl_s, std::int64_t now_s) {
+    if (!wire::valid_identifier(subject)) {
+        throw mint_error("bad user id '" + std::string(subject) +
+                         "': ids are 1-64 characters of [A-Za-z0-9._-]");
+    }
+    if (ttl_s <= 0) throw mint_error("the validity (--ttl) must be positive");
+    const auto key = read_key_file(key_file);
+    if (!key) throw mint_error("cannot read the key file " + key_file);
+    if (key->size() < min_key_bytes) {
+        throw mint_error("the key in " + key_file + " is shorter than " +
+                         std::to_string(min_key_bytes) + " bytes; the plugin refuses such keys");
+    }
+    return mint_token(*key, subject, now_s + ttl_s, granted);
 }
 
 }  // namespace presence::token

@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "presence/token/token.hpp"
@@ -67,4 +71,28 @@ TEST_CASE("token_role_must_be_app_or_controller") {
     CHECK_FALSE(parse_role("admin"));
     CHECK(std::string(to_string(error::bad_signature)) == "bad_signature");
     CHECK(std::string(to_string(role::controller)) == "controller");
+}
+
+TEST_CASE("mint_from_key_file_signs_with_the_file_key_and_refuses_what_the_plugin_would") {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("presence-mint-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto good = (dir / "good.key").string();
+    const auto short_key = (dir / "short.key").string();
+    std::ofstream(good) << key << '\n';
+    std::ofstream(short_key) << "too-short\n";
+
+    const std::string minted = mint_from_key_file(good, "alice", role::controller, 60, now);
+    const verdict v = verify(key, minted, "alice", now + 59);
+    CHECK(v.ok());
+    CHECK(v.granted.granted == role::controller);
+    CHECK(v.granted.expires_s == now + 60);
+    CHECK(verify(key, minted, "alice", now + 61).why == error::expired);
+
+    CHECK_THROWS_AS(mint_from_key_file(short_key, "alice", role::app, 60, now), mint_error);
+    CHECK_THROWS_AS(mint_from_key_file((dir / "missing").string(), "alice", role::app, 60, now),
+                    mint_error);
+    CHECK_THROWS_AS(mint_from_key_file(good, "al/ice", role::app, 60, now), mint_error);
+    CHECK_THROWS_AS(mint_from_key_file(good, "alice", role::app, 0, now), mint_error);
+    std::filesystem::remove_all(dir);
 }

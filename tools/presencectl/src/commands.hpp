@@ -45,17 +45,6 @@ struct simulate_options {
 };
 int run_simulate(const common_options& common, const simulate_options& opts);
 
-struct token_options {
-    std::string key_file;
-    std::string user;
-    std::string role = "app";
-    std::chrono::seconds ttl{24 * 3600};
-};
-int run_token(const token_options& opts);
-
-// An app (or controller) token for `user`, signed with the key in `key_file`, valid for `ttl`.
-// Throws failure(exit_usage) when the key cannot be read or is too short.
-std::string mint_for(const std::string& key_file, const std::string& user, bool controller_role,
-                     std::chrono::seconds ttl);
+// `token` is the shared minting command of presence-token (plugin/tools/mint_command.hpp).
 
 }  // namespace presence::ctl

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "error.hpp"
+#include "mint_command.hpp"
 #include "mqtt_client.hpp"
 #include "presence/common/duration.hpp"
 
@@ -131,18 +132,10 @@ int main_impl(int argc, char** argv) {
     sim_cmd->add_option("--key-file", sim_key_file,
                         "JWT key: mint each device's own token (brokers with the plugin)");
 
-    token_options tok;
-    std::string ttl_text = "24h";
-    std::chrono::milliseconds ttl{std::chrono::hours(24)};
+    token::mint_options tok;
+    tok.ttl = "24h";
     auto* token_cmd = app.add_subcommand("token", "Mint an access token (JWT) from the key file");
-    token_cmd->add_option("--key-file", tok.key_file, "File holding the HS256 key")->required();
-    token_cmd->add_option("--user", tok.user, "User id: the token's subject = MQTT username")
-        ->required();
-    token_cmd->add_option("--role", tok.role, "app or controller")->capture_default_str();
-    token_cmd->add_option("--ttl", ttl_text, "Validity (e.g. 1h, 24h)")
-        ->capture_default_str()
-        ->check(
-            CLI::Validator([&ttl](std::string& s) { return duration_into(ttl)(s); }, "DURATION"));
+    token::add_mint_options(*token_cmd, tok);
 
     try {
         app.parse(argc, argv);
@@ -170,10 +163,7 @@ int main_impl(int argc, char** argv) {
         if (!sim_key_file.empty()) sim.key_file = sim_key_file;
         return run_simulate(common, sim);
     }
-    if (*token_cmd) {
-        tok.ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
-        return run_token(tok);
-    }
+    if (*token_cmd) return token::run_mint(tok, std::cout, std::cerr, "presencectl");
     return exit_usage;
 }
 

@@ -15,11 +15,18 @@
 #include "error.hpp"
 #include "mqtt_client.hpp"
 #include "presence/common/rng.hpp"
+#include "presence/token/token.hpp"
 #include "presence/wire/wire.hpp"
 
 namespace presence::ctl {
 
 namespace {
+
+std::int64_t unix_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 std::string random_session(common::rng& rng) {
     static constexpr char hex[] = "0123456789abcdef";
@@ -105,7 +112,12 @@ int run_simulate(const common_options& common, const simulate_options& opts) {
             const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(
                 std::max<std::chrono::milliseconds>(opts.duration.value_or(std::chrono::hours(24)),
                                                     std::chrono::hours(24)));
-            co.password = mint_for(*opts.key_file, d->key.user_id, false, ttl);
+            try {
+                co.password = token::mint_from_key_file(
+                    *opts.key_file, d->key.user_id, token::role::app, ttl.count(), unix_seconds());
+            } catch (const token::mint_error& e) {
+                throw failure(exit_usage, e.what());
+            }
         }
         co.mqtt5 = false;
         co.will = d->will_for(d->session);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -63,5 +64,18 @@ std::string mint_token(std::string_view key, std::string_view subject, std::int6
 // Reads a key file: its content with one trailing newline (or CRLF) removed. nullopt when the
 // file cannot be read.
 std::optional<std::string> read_key_file(const std::string& path);
+
+// Why mint_from_key_file() refused, with a message for the person who asked.
+class mint_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// The one way the tools mint a token from a key file (presence-token, presencectl token and
+// simulate): checks that the subject is a valid user id, that the key file can be read and that
+// its key is at least min_key_bytes long (the plugin refuses shorter keys), then signs a token
+// valid for ttl_s > 0 seconds after now_s. Throws mint_error when any check fails.
+std::string mint_from_key_file(const std::string& key_file, std::string_view subject, role granted,
+                               std::int64_t ttl_s, std::int64_t now_s);
 
 }  // namespace presence::token
