@@ -50,12 +50,21 @@ void one(const metrics_snapshot& m, std::vector<metric_sample>& out) {
     out.push_back({{}, static_cast<std::uint64_t>(read(m))});
 }
 
+// A family with one label: values(m)[i] for every i from `first`, labelled name(i).
+template <auto values, auto name, std::size_t first = 0>
+void by_label(const metrics_snapshot& m, std::vector<metric_sample>& out) {
+    const auto& v = values(m);
+    for (std::size_t i = first; i < v.size(); ++i) out.push_back({{name(i)}, v[i]});
+}
+
 }  // namespace metric_rows
 
 // Every metric, in the order /metrics lists them. To add one: a counters (or health) field and a
 // row here; tests/unit/test_metrics.cpp checks that every row appears in both renderings.
 inline const std::vector<metric>& metric_table() {
+    using metric_rows::by_label;
     using metric_rows::one;
+    using i = std::size_t;
     using s = const metrics_snapshot&;
     static const std::vector<metric> rows{
         {"broker_connected",
@@ -155,103 +164,86 @@ inline const std::vector<metric>& metric_table() {
                  }
              }
          }},
-        {"rejected",
-         "presence_rejected_total",
-         metric_type::counter,
-         "Inbound messages rejected before reaching the engine, by cause.",
-         {"cause"},
-         [](s m, std::vector<metric_sample>& out) {
-             for (std::size_t e = 1; e < error_count; ++e) {
-                 out.push_back({{wire::to_string(static_cast<wire::error>(e))}, m.c.rejected[e]});
+        {"rejected", "presence_rejected_total", metric_type::counter,
+         "Inbound messages rejected before reaching the engine, by cause.", {"cause"},
+         by_label < [](s m) -> const auto& {return m.c.rejected;
+}
+, [](i e) { return wire::to_string(static_cast<wire::error>(e)); }, 1 >
+}  // namespace presence::controller
+, {"events", "presence_events_total", metric_type::counter, "Party events published, by kind.",
+   {"kind"}, by_label < [](s m) -> const auto& {return m.c.events;
+}
+, [](i k) { return core::to_string(static_cast<core::event_kind>(k)); } >
+}
+, {"leaves", "presence_leaves_total", metric_type::counter, "Members that left a party, by reason.",
+   {"reason"}, by_label < [](s m) -> const auto& {return m.c.leaves;
+}
+, [](i r) { return core::to_string(static_cast<core::leave_reason>(r)); } >
+}
+,
+    {"grace_expiries",
+     "presence_grace_expiries_total",
+     metric_type::counter,
+     "Members that left because the grace period ran out (reason timeout).",
+     {},
+     one<[](s m) { return m.c.grace_expiries; }>},
+    {"published",
+     "presence_published_total",
+     metric_type::counter,
+     "MQTT publishes handed to the client.",
+     {},
+     one<[](s m) { return m.c.published; }>},
+    {"publish_errors",
+     "presence_publish_errors_total",
+     metric_type::counter,
+     "Publishes dropped after the MQTT client refused them repeatedly.",
+     {},
+     one<[](s m) { return m.c.publish_errors; }>},
+    {"publish_queue_depth",
+     "presence_publish_queue_depth",
+     metric_type::gauge,
+     "Publishes waiting in the controller's queue for the MQTT client to accept them.",
+     {},
+     one<[](s m) { return m.h.publish_queue_depth; }>},
+    {"coalesced_snapshots",
+     "presence_coalesced_snapshots_total",
+     metric_type::counter,
+     "Snapshots of big parties (above --coalesce-above) published late by the coalescer.",
+     {},
+     one<[](s m) { return m.c.coalesced_snapshots; }>},
+    {"query",
+     "presence_queries_total",
+     metric_type::counter,
+     "Queries answered, by kind (unknown: the payload named none) and status.",
+     {"kind", "status"},
+     [](s m, std::vector<metric_sample>& out) {
+         for (std::size_t k = 0; k <= wire::query_kind_count; ++k) {
+             for (std::size_t st = 0; st < wire::query_status_count; ++st) {
+                 if (k == wire::query_kind_count && st == 0) continue;  // never ok
+                 out.push_back({{query_kind_name(k),
+                                 wire::to_string(static_cast<wire::query_status>(st + 1))},
+                                m.c.queries[k][st]});
              }
-         }},
-        {"events",
-         "presence_events_total",
-         metric_type::counter,
-         "Party events published, by kind.",
-         {"kind"},
-         [](s m, std::vector<metric_sample>& out) {
-             for (std::size_t k = 0; k < event_kind_count; ++k) {
-                 out.push_back(
-                     {{core::to_string(static_cast<core::event_kind>(k))}, m.c.events[k]});
-             }
-         }},
-        {"leaves",
-         "presence_leaves_total",
-         metric_type::counter,
-         "Members that left a party, by reason.",
-         {"reason"},
-         [](s m, std::vector<metric_sample>& out) {
-             for (std::size_t r = 0; r < leave_reason_count; ++r) {
-                 out.push_back(
-                     {{core::to_string(static_cast<core::leave_reason>(r))}, m.c.leaves[r]});
-             }
-         }},
-        {"grace_expiries",
-         "presence_grace_expiries_total",
-         metric_type::counter,
-         "Members that left because the grace period ran out (reason timeout).",
-         {},
-         one<[](s m) { return m.c.grace_expiries; }>},
-        {"published",
-         "presence_published_total",
-         metric_type::counter,
-         "MQTT publishes handed to the client.",
-         {},
-         one<[](s m) { return m.c.published; }>},
-        {"publish_errors",
-         "presence_publish_errors_total",
-         metric_type::counter,
-         "Publishes dropped after the MQTT client refused them repeatedly.",
-         {},
-         one<[](s m) { return m.c.publish_errors; }>},
-        {"publish_queue_depth",
-         "presence_publish_queue_depth",
-         metric_type::gauge,
-         "Publishes waiting in the controller's queue for the MQTT client to accept them.",
-         {},
-         one<[](s m) { return m.h.publish_queue_depth; }>},
-        {"coalesced_snapshots",
-         "presence_coalesced_snapshots_total",
-         metric_type::counter,
-         "Snapshots of big parties (above --coalesce-above) published late by the coalescer.",
-         {},
-         one<[](s m) { return m.c.coalesced_snapshots; }>},
-        {"query",
-         "presence_queries_total",
-         metric_type::counter,
-         "Queries answered, by kind (unknown: the payload named none) and status.",
-         {"kind", "status"},
-         [](s m, std::vector<metric_sample>& out) {
-             for (std::size_t k = 0; k <= wire::query_kind_count; ++k) {
-                 for (std::size_t st = 0; st < wire::query_status_count; ++st) {
-                     if (k == wire::query_kind_count && st == 0) continue;  // never ok
-                     out.push_back({{query_kind_name(k),
-                                     wire::to_string(static_cast<wire::query_status>(st + 1))},
-                                    m.c.queries[k][st]});
-                 }
-             }
-         }},
-        {"query_dropped",
-         "presence_queries_dropped_total",
-         metric_type::counter,
-         "Queries that got no answer at all, by cause.",
-         {"cause"},
-         [](s m, std::vector<metric_sample>& out) {
-             for (std::size_t q = 1; q < query_drop_count; ++q) {
-                 out.push_back({{to_string(static_cast<query_drop>(q))}, m.c.queries_dropped[q]});
-             }
-         }},
-        {"processing",
-         "presence_processing_seconds",
-         metric_type::histogram,
-         "Time from taking an input burst off the queue to every effect of it handed to the "
-         "MQTT client.",
-         {},
-         nullptr,
-         [](s m) -> const latency_histogram& { return m.c.processing; }},
-    };
-    return rows;
+         }
+     }},
+    {"query_dropped", "presence_queries_dropped_total", metric_type::counter,
+     "Queries that got no answer at all, by cause.", {"cause"},
+     by_label < [](s m) -> const auto& {return m.c.queries_dropped;
+}
+, [](i q) { return to_string(static_cast<query_drop>(q)); }, 1 >
+}
+,
+    {"processing",
+     "presence_processing_seconds",
+     metric_type::histogram,
+     "Time from taking an input burst off the queue to every effect of it handed to the "
+     "MQTT client.",
+     {},
+     nullptr,
+     [](s m) -> const latency_histogram& { return m.c.processing; }},
+}
+;
+return rows;
 }
 
 // The stats key of one sample of a row: its override, the row's key, or the key and the label

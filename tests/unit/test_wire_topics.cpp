@@ -129,12 +129,19 @@ TEST_CASE("wildcards stand for identifiers only when judging a filter") {
 }
 
 TEST_CASE("the sniffer reads a payload as JSON when its first non-blank byte is an open brace") {
-    CHECK(is_json_payload("{}"));
-    CHECK(is_json_payload(" \t\r\n{\"session_id\":\"s\"}"));
-    CHECK_FALSE(is_json_payload(""));
-    CHECK_FALSE(is_json_payload("   "));
-    CHECK_FALSE(is_json_payload("[1]"));
-    CHECK_FALSE(is_json_payload(std::string("\x0a\x01s", 3)));  // protobuf: field 1, "s"
+    struct example {
+        std::string_view payload;
+        bool json;
+    };
+    const example examples[] = {
+        {"{}", true},   {" \t\r\n{\"session_id\":\"s\"}", true},   {"", false}, {"   ", false},
+        {"[1]", false}, {std::string_view("\x12\x01s", 3), false},  // protobuf: field 2, the string
+                                                                    // "s"
+    };
+    for (const auto& e : examples) {
+        CAPTURE(e.payload);
+        CHECK(is_json_payload(e.payload) == e.json);
+    }
 }
 
 }  // namespace
