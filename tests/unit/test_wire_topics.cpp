@@ -98,6 +98,9 @@ TEST_CASE("queries, replies and the controller's topics have their own classes")
     CHECK(deep.rest == "/a/b/c/d/e");
     CHECK(parsed("presence/reply/alice/phone/").rest == "/");
 
+    std::string sync;
+    append_controller_sync_topic(sync, "presence-controller");
+    CHECK(sync == "presence/controller/presence-controller/sync");
     CHECK(parsed(controller_status_topic).what == topic_class::controller_status);
     CHECK(parsed(controller_stats_topic).what == topic_class::controller_stats);
 }

@@ -276,6 +276,16 @@ inline void append_reply_topic(std::string& out, std::string_view user_id,
     out.append("presence/reply/").append(user_id).append("/").append(device_id);
 }
 
+// Controller-private topics (only the controller role may read or write them; the plugin's ACL
+// grants an app none of them). New private topics, such as durable state records under
+// presence/controller/state/, go here with a topic_class and a parse_topic() branch.
+
+// Appends presence/controller/<client_id>/sync: the marker a controller publishes to itself to
+// know that every retained message before it has arrived.
+inline void append_controller_sync_topic(std::string& out, std::string_view client_id) {
+    out.append("presence/controller/").append(client_id).append("/sync");
+}
+
 // The same builders returning a new string, for call sites that do not reuse a buffer.
 inline std::string inbound_topic(inbound_kind kind, std::string_view user_id,
                                  std::string_view device_id, std::string_view party_id = {}) {
