@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <csignal>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <queue>
 #include <sstream>
 #include <stdexcept>
@@ -11,10 +11,10 @@
 #include <unordered_map>
 
 #include "net.hpp"
+#include "presence/common/rng.hpp"
 #include "presence/testing/broker.hpp"
 #include "presence/testing/process.hpp"
 #include "presence/testing/temp_dir.hpp"
-#include "presence/common/rng.hpp"
 #include "presence/wire/wire.hpp"
 
 namespace presence::bench {
@@ -39,8 +39,7 @@ using rng = common::rng;
 bool is_members_topic(std::string_view topic) {
     wire::parsed_topic t;
     return wire::parse_topic(topic, t) == wire::topic_error::ok &&
-           t.what == wire::topic_class::output && t.output == wire::output_kind::members &&
-           !t.json;
+           t.what == wire::topic_class::output && t.output == wire::output_kind::members && !t.json;
 }
 
 std::optional<std::size_t> index_after(std::string_view id, char prefix) {

@@ -1,7 +1,6 @@
 // presence::token: the tokens the plugin accepts, and every way one is refused.
 
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -74,8 +73,8 @@ TEST_CASE("token_role_must_be_app_or_controller") {
 }
 
 TEST_CASE("mint_from_key_file_signs_with_the_file_key_and_refuses_what_the_plugin_would") {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("presence-mint-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("presence-mint-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const auto good = (dir / "good.key").string();
     const auto short_key = (dir / "short.key").string();

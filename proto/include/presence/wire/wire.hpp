@@ -10,11 +10,11 @@
 #include <system_error>
 #include <vector>
 
+#include "presence/core/engine.hpp"
+#include "presence/core/types.hpp"
 #include "presence/wire/identifier.hpp"
 #include "presence/wire/payload.hpp"
 #include "presence/wire/topics.hpp"
-#include "presence/core/engine.hpp"
-#include "presence/core/types.hpp"
 
 namespace presence::wire {
 
