@@ -210,10 +210,15 @@ int on_acl_check(int, void* event_data, void* userdata) {
         if (const plugin::connection_info* info = s.table.find(ed->client)) {
             who = {info->user, info->device, info->role};
         } else {
-            // Not authenticated by us (cannot happen with allow_anonymous false): least rights.
+            // An offline persistent session (Mosquitto queueing for it) keeps the role it was
+            // opened with; anything else not authenticated by us gets least rights.
             const char* user = mosquitto_client_username(ed->client);
             const char* device = mosquitto_client_id(ed->client);
             who = {user ? user : "", device ? device : "", token::role::app};
+            if (const token::role* role =
+                    s.table.offline_session_role(std::string(who.device), std::string(who.user))) {
+                who.role = *role;
+            }
         }
         bool known = false;
         const plugin::access what = to_access(ed->access, known);
