@@ -17,7 +17,9 @@ What it does, in order (every step is a check that can fail):
     the named volume, the device reconnects and is still a member, the controller reconnects;
  5. `docker-compose kill controller`: while it is down a second device joins and the first
     leaves; `docker-compose start controller`: it restores, drains its persistent session's
-    queue, and the party is exactly the second device (nobody is a ghost). Then a SIGKILL of the
+    queue, and the party is exactly the second device (nobody is a ghost). Killed again, a third
+    device joins and the broker restarts before the controller starts: it still sees the join
+    (the queue came back from the persistence file). Then a SIGKILL of the
     controller's process (a crash): the restart policy restarts it, the party is unchanged, and
     `demo` holds exactly the devices `simulate`'s own log says are joined;
  6. `docker-compose down -v` removes the containers, the network and the volumes.
@@ -276,6 +278,21 @@ def run(s):
           f"the controller restored and drained its queue: party {PARTY} is exactly bob (joined "
           f"while it was down); alice, who left meanwhile, is no ghost ({sorted(watcher.members(PARTY))})")
 
+    # Down again, and the broker restarts meanwhile: the queue for the controller's session comes
+    # back from the persistence file (plugin_opt_controller_session keeps its rights).
+    s.compose("kill", "controller", quiet=True)
+    check(wait_until("controller down", lambda: not s.state("controller").get("Running"), 20),
+          "the controller is down again")
+    carol = device(port, "carol", "laptop", s.mint("carol"), PARTY)
+    time.sleep(1)
+    s.compose("restart", "broker", quiet=True)
+    check(wait_until("broker healthy", lambda: s.healthy("broker"), 60), "the broker restarts while the controller is down")
+    s.compose("start", "controller", quiet=True)
+    check(wait_until("controller healthy", lambda: s.healthy("controller"), 60), "the controller starts and is healthy")
+    check(wait_until("carol", lambda: set(watcher.members(PARTY)) == {"bob", "carol"}, 30),
+          f"what was queued for the controller survived the broker restart: party {PARTY} is "
+          f"bob and carol ({sorted(watcher.members(PARTY))})")
+
     # A crash: SIGKILL to the controller's process; the restart policy brings it back.
     before = s.state("controller")
     os.kill(before["Pid"], 9)
@@ -284,7 +301,8 @@ def run(s):
           "after a SIGKILL of its process the restart policy restarts the controller")
     check(wait_until("controller healthy", lambda: s.healthy("controller"), 60), "the restarted controller is healthy")
     time.sleep(2)
-    check(set(watcher.members(PARTY)) == {"bob"}, f"party {PARTY} is still exactly bob ({sorted(watcher.members(PARTY))})")
+    check(set(watcher.members(PARTY)) == {"bob", "carol"},
+          f"party {PARTY} is unchanged ({sorted(watcher.members(PARTY))})")
     truth = lambda: simulated_members(s)  # noqa: E731
     check(wait_until("demo members", lambda: set(watcher.members("demo")) == truth() and truth() <= sims, 45),
           f"party demo is exactly the simulated devices that are joined by simulate's own log "
@@ -293,6 +311,7 @@ def run(s):
     check(status == 200, "/healthz answers after the restore")
     watcher.close()
     bob.leave()
+    carol.leave()
 
 
 def simulated_members(s):
