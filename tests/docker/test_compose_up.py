@@ -25,7 +25,7 @@ What it does, in order (every step is a check that can fail):
  6. `docker-compose down -v` removes the containers, the network and the volumes.
 
 Environment: PRESENCE_SOURCE_DIR (the checkout), DOCKER (the engine's client, /usr/bin/docker),
-COMPOSE (docker-compose), COMPOSE_PROJECT (presence-composetest), KEEP_STACK=1 leaves the stack
+COMPOSE (docker-compose), COMPOSE_PROJECT (presence-composetest-<pid>), KEEP_STACK=1 leaves the stack
 up after a failure for a look.
 """
 import base64
@@ -47,7 +47,8 @@ SRC = os.environ.get("PRESENCE_SOURCE_DIR") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 COMPOSE = os.environ.get("COMPOSE", "docker-compose")
-PROJECT = os.environ.get("COMPOSE_PROJECT", "presence-composetest")
+# Its own project per run: two runs on one engine (or a demo the user runs) never meet.
+PROJECT = os.environ.get("COMPOSE_PROJECT", f"presence-composetest-{os.getpid()}")
 PARTY = "composetest"  # the test's own party; `demo` belongs to the simulate service
 
 failures = []
@@ -203,7 +204,6 @@ def http_get(url):
 
 def run(s):
     started = time.monotonic()
-    s.compose("down", "-v", "--remove-orphans", quiet=True, check_rc=False)  # a crashed run's leftovers
     r = s.compose("up", "--build", "-d", check_rc=False)
     check(r.returncode == 0, f"docker-compose up --build -d ({time.monotonic() - started:.0f} s, "
           f"host ports mqtt {s.ports['mqtt']} web {s.ports['web']} http {s.ports['http']})")
