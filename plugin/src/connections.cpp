@@ -44,9 +44,15 @@ void connection_table::on_authenticated(client_key client, connection_info info,
         if (session_owner_.size() < max_session_owners) {
             session_owner_.insert_or_assign(e.info.device, e.info.user);
         }
+        if (e.info.role != token::role::app) {
+            session_role_.insert_or_assign(e.info.device, e.info.role);
+        } else {
+            session_role_.erase(e.info.device);
+        }
     } else {
         // A clean session discards the broker's stored session for this client id.
         session_owner_.erase(e.info.device);
+        session_role_.erase(e.info.device);
     }
     entries_.insert_or_assign(client, std::move(e));
 }
@@ -97,6 +103,15 @@ const connection_info* connection_table::find(client_key client) const {
 bool connection_table::ended(client_key client) const {
     const auto it = entries_.find(client);
     return it != entries_.end() && !it->second.alive;
+}
+
+const token::role* connection_table::offline_session_role(const std::string& device,
+                                                          const std::string& user) const {
+    if (by_device_.contains(device)) return nullptr;  // live: its own entry answers
+    const auto owner = session_owner_.find(device);
+    if (owner == session_owner_.end() || owner->second != user) return nullptr;
+    const auto role = session_role_.find(device);
+    return role == session_role_.end() ? nullptr : &role->second;
 }
 
 std::vector<lifecycle_event> connection_table::take_events() {

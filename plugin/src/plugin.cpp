@@ -36,6 +36,10 @@ struct plugin_state {
     mosquitto_plugin_id_t* id = nullptr;
     std::string key;
     plugin::connection_table table;
+    // plugin_opt_controller_session: the controller's persistent-session client id (optional).
+    // Only a controller token may use it, so a session restored under it after a broker restart
+    // is the controller's, and the messages queued for it are checked with controller rights.
+    std::string controller_session;
     std::uint64_t epoch = 0;
     std::int64_t started_us = 0;
     bool epoch_published = false;
@@ -143,7 +147,11 @@ int on_basic_auth(int, void* event_data, void* userdata) {
         }
         std::string why = plugin::describe(result);
         if (result.ok()) {
-            const plugin::admission admit = s.table.check(info);
+            const bool reserved = !s.controller_session.empty() &&
+                                  info.device == s.controller_session &&
+                                  info.role != token::role::controller;
+            const plugin::admission admit =
+                reserved ? plugin::admission::session_owned_by_other_user : s.table.check(info);
             if (admit == plugin::admission::ok) {
                 s.table.on_authenticated(ed->client, std::move(info), now);
                 return MOSQ_ERR_SUCCESS;
@@ -210,10 +218,17 @@ int on_acl_check(int, void* event_data, void* userdata) {
         if (const plugin::connection_info* info = s.table.find(ed->client)) {
             who = {info->user, info->device, info->role};
         } else {
-            // Not authenticated by us (cannot happen with allow_anonymous false): least rights.
+            // An offline persistent session (Mosquitto queueing for it) keeps the role it was
+            // opened with; anything else not authenticated by us gets least rights.
             const char* user = mosquitto_client_username(ed->client);
             const char* device = mosquitto_client_id(ed->client);
             who = {user ? user : "", device ? device : "", token::role::app};
+            if (const token::role* role =
+                    s.table.offline_session_role(std::string(who.device), std::string(who.user))) {
+                who.role = *role;
+            } else if (!s.controller_session.empty() && who.device == s.controller_session) {
+                who.role = token::role::controller;  // restored from the persistence file
+            }
         }
         bool known = false;
         const plugin::access what = to_access(ed->access, known);
@@ -327,6 +342,12 @@ PRESENCE_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, voi
         state->id = identifier;
         state->key = load_key(options, option_count);
         if (state->key.empty()) return MOSQ_ERR_INVAL;
+        for (int i = 0; i < option_count; ++i) {
+            if (options[i].key != nullptr && options[i].value != nullptr &&
+                std::string_view(options[i].key) == "controller_session") {
+                state->controller_session = options[i].value;
+            }
+        }
         state->started_us = wall_us();
         std::random_device random;
         const std::uint64_t bits = (static_cast<std::uint64_t>(random()) << 32) | random();

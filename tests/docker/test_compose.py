@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""docker-compose.yml checked without a Docker engine (there is none on these machines).
+"""docker-compose.yml checked without a Docker engine (quick; runs where Docker is absent).
+The real run, images and containers, is tests/docker/test_compose_up.py (scripts/test-docker).
 
 1. `docker-compose config -q` accepts the file; its normalised form is read back (PyYAML, a
    dependency of Debian's docker-compose).
@@ -11,8 +12,8 @@
    with a wrong token); the controller starts with its compose flags and its healthcheck passes;
    simulate brings 5 members into party demo. docker/runtime-packages resolves every library
    the images' binaries need to an installed Debian package.
-Not exercised: building the images, container networking, volumes, secrets mounting, restart
-policies and depends_on ordering (they need a Docker engine).
+Not exercised here (test_compose_up.py does): building the images, container networking,
+volumes, secrets mounting, restart policies and depends_on ordering.
 
 Environment (set by tests/docker/CMakeLists.txt): PRESENCE_SOURCE_DIR, PLUGIN_SO,
 CONTROLLER_BIN, PRESENCECTL_BIN, TOKEN_BIN, WEB_DIR.
@@ -125,7 +126,7 @@ def main():
     check(mounts.get(persistence) == "broker-data" and "broker-data" in cfg.get("volumes", {}),
           f"broker persistence ({persistence}) is the named volume broker-data")
     check(mounts.get(conf["http_dir"][0]) == "web", "the broker's http_dir is the web volume init fills")
-    check("COPY mosquitto-conf/docker.conf /etc/mosquitto/presence.conf" in dockerfile and
+    check("mosquitto-conf/docker.conf /etc/mosquitto/presence.conf" in dockerfile and
           broker["command"] == ["mosquitto", "-c", "/etc/mosquitto/presence.conf"],
           "the broker image runs mosquitto-conf/docker.conf")
     plugin_path = conf["plugin"][0]
@@ -138,7 +139,7 @@ def main():
           "/run/secrets/presence_jwt_key" in entrypoint and
           conf["plugin_opt_jwt_key_file"][0] == "/run/presence/jwt.key" and
           broker.get("entrypoint") == ["broker-entrypoint"] and
-          "COPY docker/broker-entrypoint /usr/local/bin/broker-entrypoint" in dockerfile,
+          "docker/broker-entrypoint /usr/local/bin/broker-entrypoint" in dockerfile,
           "the JWT key is the docker secret presence_jwt_key from ./secrets/jwt.key, "
           "copied by broker-entrypoint to where docker.conf reads it")
     with open(os.path.join(SRC, ".gitignore")) as f:

@@ -377,6 +377,19 @@ TEST_CASE("attack_resuming_the_controllers_offline_persistent_session_is_refused
                     mint_test_token(controller_user, token::role::controller)) == 0);
 }
 
+TEST_CASE("attack_the_reserved_controller_session_id_needs_a_controller_token") {
+    // dev.conf reserves the controller's client id (plugin_opt_controller_session), so no app
+    // can open, or after a broker restart resume, the session whose queue the controller drains.
+    arena a;
+    CHECK(a.connack("mallory", "presence-controller", mint_test_token("mallory")) ==
+          not_authorised);
+    a.b.restart();
+    CHECK(a.connack("mallory", "presence-controller", mint_test_token("mallory")) ==
+          not_authorised);
+    CHECK(a.connack(std::string(controller_user), "presence-controller",
+                    mint_test_token(controller_user, token::role::controller)) == 0);
+}
+
 // ---- MQTT 5: the broker says so
 
 namespace {

@@ -106,6 +106,35 @@ TEST_CASE("connections_dead_entry_keeps_its_role_until_the_tick_for_the_will_acl
     CHECK(trace(t).empty());  // controllers produce no lifecycle events
 }
 
+TEST_CASE("connections_offline_controller_session_keeps_its_role_for_queued_reads") {
+    // Mosquitto checks READ when it queues a message for an offline persistent session; the
+    // controller's inbound queue must fill while it is down (found by the compose test).
+    connection_table t;
+    connection_info ctl = app("presence-controller", "presence-controller");
+    ctl.role = token::role::controller;
+    ctl.clean_session = false;
+    t.on_authenticated(c(0), ctl, t0);
+    CHECK(t.offline_session_role("presence-controller", "presence-controller") == nullptr);
+    t.on_disconnect(c(0), t0 + 1);
+    t.on_tick(t0 + 2);
+    REQUIRE(t.find(c(0)) == nullptr);
+    const token::role* role = t.offline_session_role("presence-controller", "presence-controller");
+    REQUIRE(role != nullptr);
+    CHECK(*role == token::role::controller);
+    // Only for the user who owns the session, and never for an app's session.
+    CHECK(t.offline_session_role("presence-controller", "mallory") == nullptr);
+    connection_info phone = app("alice", "phone");
+    phone.clean_session = false;
+    t.on_authenticated(c(1), phone, t0 + 3);
+    t.on_disconnect(c(1), t0 + 4);
+    CHECK(t.offline_session_role("phone", "alice") == nullptr);
+    // A clean session discards the stored session, and its role with it.
+    ctl.clean_session = true;
+    t.on_authenticated(c(2), ctl, t0 + 5);
+    t.on_disconnect(c(2), t0 + 6);
+    CHECK(t.offline_session_role("presence-controller", "presence-controller") == nullptr);
+}
+
 TEST_CASE("connections_reused_pointer_is_a_new_connection") {
     connection_table t;
     t.on_authenticated(c(0), app("alice", "phone"), t0);

@@ -79,6 +79,12 @@ class connection_table {
     const connection_info* find(client_key client) const;
     // Whether the connection is known and has already disconnected (awaiting the next tick).
     bool ended(client_key client) const;
+    // The role of `user`'s offline persistent session `device` when it was opened with more
+    // than app rights (the controller's), or nullptr: Mosquitto checks READ for messages it
+    // queues for an offline session, and the controller's inbound queue must fill while it is
+    // down (it drains it when it comes back). Remembered for the broker run, like the owner.
+    const token::role* offline_session_role(const std::string& device,
+                                            const std::string& user) const;
 
     // Events produced since the last call, in publishing order.
     std::vector<lifecycle_event> take_events();
@@ -103,6 +109,7 @@ class connection_table {
     std::unordered_map<client_key, entry> entries_;
     std::unordered_map<std::string, client_key> by_device_;       // live connections by client id
     std::unordered_map<std::string, std::string> session_owner_;  // client id -> user
+    std::unordered_map<std::string, token::role> session_role_;   // client id -> non-app role
     std::map<std::uint64_t, client_key> pending_;                 // by seq: connected not yet sent
     std::vector<client_key> dead_;                                // forgotten at the next tick
     std::vector<lifecycle_event> events_;
