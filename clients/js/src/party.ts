@@ -157,6 +157,7 @@ export class Party extends Emitter<PartyEvents> {
     const wasSynced = this.view_.synced;
     const out = this.view_.applySnapshot(snap);
     this.handle_(out);
+    if (!wasSynced && out.applied && out.changes.length === 0) this.emit('change', this.members);
     if (!out.applied || out.needSnapshot) return;
     if (!wasSynced) {
       this.resyncCause_ = 'initial';

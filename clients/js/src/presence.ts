@@ -322,6 +322,18 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
     }
     if (this.stopped_) return;
     const sessionId = newSessionId();
+    if (swap) {
+      // Mosquitto publishes the old connection's will when the new one takes the client id over.
+      // Announcing the new session on the old connection first makes that will stale (its session
+      // is no longer current), so the others see no reconnecting/back blip.
+      try {
+        await this.publishConnect_(this.client_, sessionId);
+      } catch {
+        if (this.client_?.connected) this.refreshTimer_ = setTimeout(() => void this.connect_(true), 1000);
+        return;
+      }
+      if (this.stopped_ || !this.online) return;
+    }
     const will = toBinary(WillSchema, create(WillSchema, { sessionId }));
     const client = mqttConnect(this.opts_.url, {
       ...this.opts_.mqttOptions,
@@ -439,10 +451,18 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
   // Right after CONNACK: the connect message (same session id as the will), then every watched
   // topic, then the joins (idempotent, so republishing them after every reconnect is the pattern).
   private onOnline_(client: MqttClient, sessionId: string): void {
-    const connect = create(ConnectSchema, { sessionId, profile: create(ProfileSchema, this.profile_) });
-    client.publish(`presence/connect/${this.userId}/${this.deviceId}`, toBinary(ConnectSchema, connect) as Buffer, { qos: 1 });
+    this.publishConnect_(client, sessionId).catch(() => {});
     this.subscribe_(client, [...this.watched_.keys()]);
     for (const p of this.parties_.values()) p.onReconnected();
+  }
+
+  private publishConnect_(client: MqttClient | null, sessionId: string): Promise<void> {
+    if (!client) return Promise.reject(new Error('offline'));
+    const connect = create(ConnectSchema, { sessionId, profile: create(ProfileSchema, this.profile_) });
+    return new Promise((resolve, reject) => {
+      client.publish(`presence/connect/${this.userId}/${this.deviceId}`, toBinary(ConnectSchema, connect) as Buffer,
+        { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+    });
   }
 
   private subscribe_(client: MqttClient, topics: string[]): void {

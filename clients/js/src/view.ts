@@ -39,6 +39,7 @@ export class PartyView {
   applySnapshot(snap: PartyMembers | null): Outcome {
     const out: Outcome = { changes: [], needSnapshot: false, reasons: [], applied: false };
     const before = this.members;
+    const wasSynced = this.synced;
     if (snap === null) {
       // Cleared: the party emptied. Its revision is unknown; the LEFT events carry it.
       this.members = new Map();
@@ -57,7 +58,8 @@ export class PartyView {
       const r = this.revision;
       this.buffer_ = this.buffer_.filter((e) => e.revision > r);
     }
-    out.changes.push(...diff(before, this.members, this.revision ?? 0n));
+    // The first list is not news: the app gets one 'sync', not a 'join' per member.
+    if (wasSynced) out.changes.push(...diff(before, this.members, this.revision ?? 0n));
     this.drain_(out);
     return out;
   }
