@@ -3,7 +3,7 @@
 // and jittered reconnects, tokens fetched before every connect and refreshed ahead of `exp`, and
 // MQTT 5 queries. Parties and user watches ride on it and are restored after every reconnect.
 import { create, toBinary } from '@bufbuild/protobuf';
-import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {
   ConnectSchema, DisconnectSchema, ProfileSchema, WillSchema, type QueryRequest, type QueryResponse,
 } from './gen/presence/v1/presence_pb.js';
@@ -102,6 +102,7 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
   private refusedCode_ = 0;
   private everOnline_ = false;
   private stopped_ = false;
+  private offline_ = false;
   private readonly queries_: Queries;
   /** Connections made so far (for tests and diagnostics). */
   connections = 0;
@@ -197,6 +198,30 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
     this.setState_({ status: 'closed', attempt: 0, retryAt: null, reason: null });
     this.queries_.failAll(new Error('closed'));
     await Promise.all([client, this.swapping_].map((c) => c && new Promise<void>((r) => c.end(false, {}, () => r()))));
+  }
+
+  /**
+   * Offline mode (and the demo's "airplane mode"): drops the socket without an MQTT DISCONNECT,
+   * exactly as a lost network does (the broker publishes the will, the others see this device
+   * reconnecting), and stops reconnecting until goOnline().
+   */
+  goOffline(): void {
+    this.offline_ = true;
+    this.clearTimers_();
+    const client = this.client_;
+    this.client_ = null;
+    this.ready_ = null;
+    this.queries_.failAll(new Error('offline'));
+    (client as unknown as { stream?: { destroy(): void } } | null)?.stream?.destroy();
+    client?.end(true);
+    this.setState_({ status: 'reconnecting', attempt: 0, retryAt: null, reason: 'offline mode' });
+  }
+
+  /** Leaves offline mode: connects again (new session), and re-asserts every join. */
+  goOnline(): void {
+    if (!this.offline_ || this.stopped_) return;
+    this.offline_ = false;
+    void this.connect_();
   }
 
   /** Test and diagnostics hook: drops the socket without MQTT DISCONNECT, like a lost network. */
@@ -307,7 +332,7 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
   // Opens one MQTT connection with a fresh session id; `swap` keeps the current one until the new
   // one is up (a token refresh: the broker hands the client id over, so nobody sees a drop).
   private async connect_(swap = false): Promise<void> {
-    if (this.stopped_) return;
+    if (this.stopped_ || this.offline_) return;
     if (!swap) {
       const attempt = this.state_.attempt + 1;
       this.setState_({ status: this.everOnline_ ? 'reconnecting' : 'connecting', attempt, retryAt: null, reason: this.state_.reason });
@@ -320,7 +345,7 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
       if (!swap) this.scheduleReconnect_(`getToken failed: ${(err as Error).message}`);
       return;
     }
-    if (this.stopped_) return;
+    if (this.stopped_ || this.offline_) return;
     const sessionId = newSessionId();
     if (swap) {
       // Mosquitto publishes the old connection's will when the new one takes the client id over.
@@ -335,7 +360,7 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
       if (this.stopped_ || !this.online) return;
     }
     const will = toBinary(WillSchema, create(WillSchema, { sessionId }));
-    const client = mqttConnect(this.opts_.url, {
+    const client = mqtt.connect(this.opts_.url, {
       ...this.opts_.mqttOptions,
       clientId: this.deviceId,
       username: this.userId,
@@ -419,7 +444,7 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
   }
 
   private scheduleReconnect_(reason: string): void {
-    if (this.stopped_) return;
+    if (this.stopped_ || this.offline_) return;
     if (this.refreshTimer_) clearTimeout(this.refreshTimer_);
     this.refreshTimer_ = null;
     const min = this.opts_.reconnect?.minDelayMs ?? 500;
