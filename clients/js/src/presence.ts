@@ -197,6 +197,8 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
     this.ready_ = null;
     this.setState_({ status: 'closed', attempt: 0, retryAt: null, reason: null });
     this.queries_.failAll(new Error('closed'));
+    // Their timers would keep a Node process alive; their last lists stay readable.
+    for (const w of [...this.parties_.values(), ...this.users_.values()]) w.close();
     await Promise.all([client, this.swapping_].map((c) => c && new Promise<void>((r) => c.end(false, {}, () => r()))));
   }
 
