@@ -9,4 +9,5 @@ export { PresenceQueryError } from './queries.js';
 export type { DeviceInfo, LeaveReason, Member, PartySnapshot, Profile, RawPartyEvent, UserInfo } from './model.js';
 export { isValidId } from './ids.js';
 export { PartyView } from './view.js';
+export { refreshDelayMs, tokenTimes } from './token.js';
 export type { Change } from './view.js';
