@@ -38,6 +38,7 @@ export class Party extends Emitter<PartyEvents> {
   private readonly view_: PartyView;
   private readonly topics_: { members: string; events: string };
   private intent_: 'none' | 'joined' | 'left' = 'none';
+  private leaveAcked_ = false;
   private lastAssert_ = 0;
   private retryTimer_: ReturnType<typeof setTimeout> | null = null;
   private retryDelay_ = CONFIRM_RETRY_MS;
@@ -150,7 +151,8 @@ export class Party extends Emitter<PartyEvents> {
   onReconnected(): void {
     this.snapshotSeen_ = false;
     if (this.view_.synced) this.resyncCause_ = 'reconnect';
-    if (this.intent_ !== 'none') this.assert_(true);
+    // Joins every time (idempotent); a leave only when its PUBACK never came (docs/protocol.md).
+    if (this.intent_ === 'joined' || (this.intent_ === 'left' && !this.leaveAcked_)) this.assert_(true);
   }
 
   private onSnapshot_(snap: PartyMembers | null, cause?: SyncCause): void {
@@ -274,7 +276,10 @@ export class Party extends Emitter<PartyEvents> {
     const topic = `party/${this.id}/${joining ? 'join' : 'leave'}/${this.host_.userId}/${this.host_.deviceId}`;
     const payload = joining ? toBinary(JoinSchema, create(JoinSchema, { sessionId }))
       : toBinary(LeaveSchema, create(LeaveSchema, { sessionId }));
-    this.host_.publish(topic, payload).catch(() => {
+    this.leaveAcked_ = false;
+    this.host_.publish(topic, payload).then(() => {
+      if (!joining && this.intent_ === 'left') this.leaveAcked_ = true;
+    }, () => {
       // Not acknowledged before the connection dropped: onReconnected() publishes it again.
     });
     if (this.retryTimer_) clearTimeout(this.retryTimer_);
