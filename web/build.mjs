@@ -1,5 +1,5 @@
 // Bundles the party page into one static folder that Mosquitto's http_dir serves:
-// index.html (with the stylesheet inlined) and app.js (the page's code with MQTT.js from npm,
+// index.html (with the stylesheet inlined) and app.js (the page's code with the SDK and MQTT.js,
 // bundled by esbuild as a classic script).
 // Mosquitto 2.0.11's http_dir sends no Content-Type header at all. Browsers refuse module scripts
 // and (in standards mode) stylesheets without the right MIME type, but run classic scripts and
@@ -13,8 +13,12 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(process.argv[2] ?? path.join(here, 'dist'));
 await mkdir(out, { recursive: true });
+// The page is built on the SDK (clients/js, built into clients/js/dist by scripts/build-sdk); its
+// own dependencies (MQTT.js, @bufbuild/protobuf) resolve from clients/js/node_modules.
+const sdk = path.resolve(here, '..', 'clients', 'js', 'dist', 'index.js');
 await build({
   entryPoints: [path.join(here, 'src/app.js')],
+  alias: { '@mqtt-presence/client': sdk },
   bundle: true,
   format: 'iife',
   platform: 'browser',

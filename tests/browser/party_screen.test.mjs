@@ -118,7 +118,7 @@ test('party screen in headless Chromium', async (t) => {
     assert.equal(await alice.textContent(`${avatar('bob')} .name`), 'Bob');
     assert.equal(await alice.getAttribute(avatar('bob'), 'data-state'), 'present');
     assert.equal((await alice.textContent(`${avatar('bob')} .circle`)).trim(), 'BO');
-    assert.equal(await bob.evaluate(() => window.presence.members.get('alice').profile.avatar_url),
+    assert.equal(await bob.evaluate(() => window.presence.members.get('alice').profile.avatarUrl),
       'http://127.0.0.1:9/alice.png');
     await bob.waitForFunction((sel) => {
       const circle = document.querySelector(sel);

@@ -1,6 +1,8 @@
 // A real stack for the browser tests: mosquitto with the project's config plus a websockets
 // listener that serves the built page (http_dir), and a real presence-controller; free loopback
-// ports, a temp dir, and a stop() that ends both processes.
+// ports, a temp dir, and a stop() that ends both processes. The SDK's tests (clients/js/test) use it
+// too: without a webDir the websockets listener serves an empty page, and killController() /
+// startController() let a test kill -9 and restart the controller.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -108,8 +110,13 @@ async function waitForControllerOnline(mqtt, port, proc, timeoutMs, auth) {
 // docker-compose use) mints the controller's token and the page's demo tokens with the config's
 // development key, and the page is served from a copy with that demo-config.json.
 export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace = '5s',
-  config = 'dev', pluginSo, tokenBin, cast = 'alice bob carol', party = 'demo' }) {
+  config = 'dev', pluginSo, tokenBin, cast = 'alice bob carol', party = 'demo', controllerArgs = [] }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'presence-browser-'));
+  if (!webDir) {
+    webDir = path.join(dir, 'empty-page');
+    await mkdir(webDir);
+    await writeFile(path.join(webDir, 'index.html'), '<!doctype html><title>presence</title>\n');
+  }
   const persistenceDir = path.join(dir, 'persistence');
   await mkdir(persistenceDir);
   const port = await freePort();
@@ -119,10 +126,12 @@ export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace
   let httpDir = webDir;
   let controllerAuth = [];
   let probeAuth = {};
+  let keyFile = null;
   if (withPlugin) {
     const keyLine = confText.match(/^plugin_opt_jwt_key_file\s+(\S+)/m);
     if (!keyLine) throw new Error(`${config}.conf loads the plugin but names no key file`);
     const tokens = path.join(dir, 'tokens');
+    keyFile = path.resolve(sourceDir, keyLine[1]);
     httpDir = path.join(dir, 'web');
     await run(path.join(sourceDir, 'docker', 'presence-demo-init'), {
       KEY_FILE: path.resolve(sourceDir, keyLine[1]), TOKENS_DIR: tokens, WEB_DIR: httpDir,
@@ -137,7 +146,7 @@ export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace
   const logs = { broker: path.join(dir, 'mosquitto.log'), controller: path.join(dir, 'controller.log') };
   const launch = async (argv, log) => {
     const { open } = await import('node:fs/promises');
-    const fh = await open(log, 'w');
+    const fh = await open(log, 'a');
     const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fh.fd, fh.fd] });
     proc.on('exit', () => fh.close().catch(() => {}));
     procs.push(proc);
@@ -145,7 +154,7 @@ export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace
   };
   const stop = async ({ keep = false } = {}) => {
     for (const proc of procs.reverse()) {
-      if (proc.exitCode !== null) continue;
+      if (proc.exitCode !== null || proc.signalCode !== null) continue;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
@@ -154,16 +163,29 @@ export async function startStack({ mqtt, sourceDir, controllerBin, webDir, grace
     }
     if (!keep) await rm(dir, { recursive: true, force: true });
   };
+  let controller = null;
+  const startController = async () => {
+    controller = await launch([controllerBin, '--broker', `tcp://127.0.0.1:${port}`,
+      ...controllerAuth, '--grace', grace, '--log-level', 'debug', '--http-listen', 'off',
+      ...controllerArgs], logs.controller);
+    await waitForControllerOnline(mqtt, port, controller, 30000, probeAuth);
+  };
+  // kill -9 (or another signal) of the running controller; resolves once it has exited.
+  const killController = async (signal = 'SIGKILL') => {
+    if (!controller || controller.exitCode !== null || controller.signalCode !== null) return;
+    const exited = new Promise((r) => controller.once('exit', r));
+    controller.kill(signal);
+    await exited;
+  };
   try {
     const broker = await launch(['/usr/sbin/mosquitto', '-c', conf], logs.broker);
     await waitFor('mosquitto', async () => (await portAccepts(port)) && (await portAccepts(wsPort)), 20000, broker);
-    const controller = await launch([controllerBin, '--broker', `tcp://127.0.0.1:${port}`,
-      ...controllerAuth, '--grace', grace, '--log-level', 'debug', '--http-listen', 'off'], logs.controller);
-    await waitForControllerOnline(mqtt, port, controller, 30000, probeAuth);
+    await startController();
   } catch (err) {
     const tail = async (f) => (await readFile(f, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
     await stop({ keep: true });
     throw new Error(`${err.message}\nbroker log:\n${await tail(logs.broker)}\ncontroller log:\n${await tail(logs.controller)}`);
   }
-  return { dir, port, wsPort, logs, stop, withPlugin, pageUrl: `http://127.0.0.1:${wsPort}/index.html` };
+  return { dir, port, wsPort, logs, stop, withPlugin, keyFile, startController, killController,
+    pageUrl: `http://127.0.0.1:${wsPort}/index.html` };
 }

@@ -1,31 +1,28 @@
-// The party screen: one browser tab is one device of one user. It connects to Mosquitto over
-// WebSockets like a real app (username = user id, client id = device id, Last Will on
-// presence/will/<user>/<device>, then presence/connect with a fresh session id), shows the party's
-// retained JSON snapshot as avatars, and can join, leave, sign out or go into "airplane mode"
-// (drop the socket without an MQTT DISCONNECT, so the broker publishes the Last Will).
-import mqtt from 'mqtt';
-import {
-  describeEvent, formatCountdown, hueOf, initials, newSessionId, parseSnapshot, revisionOf,
-  secondsLeft, validIdentifier,
-} from './party.js';
+// The party screen: one browser tab is one device of one user. All of the protocol (identity,
+// Last Will, session ids, snapshots and revisions, re-joins after a reconnect, token refusals) is
+// the SDK's (clients/js, @mqtt-presence/client); this file only renders what the SDK reports and
+// turns buttons into SDK calls. "Airplane mode" is the SDK's goOffline(): the socket drops without
+// an MQTT DISCONNECT, so the broker publishes the Last Will, as when a phone loses the network.
+import { createPresence, isValidId } from '@mqtt-presence/client';
+import { describeEvent, formatCountdown, hueOf, initials, secondsLeft } from './party.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const RECONNECT_DELAY_MS = 2000;
 
 const state = {
   config: {},
-  client: null,         // the live mqtt.js client, or null
-  sessionId: null,      // session of the current connection
+  presence: null,       // the SDK connection of this tab's device, or null
+  partyHandle: null,    // the SDK party this screen shows
+  offListeners: [],     // removes the listeners on partyHandle
   user: null,
   device: null,
   profile: null,        // the profile sent with the current connection
   party: null,          // the party this screen shows (and joins)
-  joined: false,        // whether this device wants to be a member (republished on reconnect)
+  joined: false,        // whether this device wants to be a member (the SDK re-asserts it)
   airplane: false,
-  revision: null,       // highest snapshot revision seen for the current party (BigInt)
-  members: new Map(),   // user_id -> member JSON of the current snapshot
-  reconnectTimer: null,
+  get members() {       // user_id -> member of the current list (for the browser test)
+    return new Map((this.partyHandle?.members ?? []).map((m) => [m.userId, m]));
+  },
 };
 
 // ---- configuration ---------------------------------------------------------------------------
@@ -106,9 +103,9 @@ function logEvent(text, revision) {
 }
 
 function updateButtons() {
-  const online = state.client !== null && state.client.connected;
+  const online = state.presence?.online ?? false;
   $('leave').disabled = !online || !state.joined;
-  $('airplane').disabled = !state.client && !state.airplane;
+  $('airplane').disabled = !state.presence && !state.airplane;
   $('airplane').textContent = state.airplane ? 'Back online' : 'Airplane mode';
   $('airplane').classList.toggle('on', state.airplane);
   $('signout').disabled = !online;
@@ -122,7 +119,7 @@ function updateButtons() {
 function avatarElement(member) {
   const el = document.createElement('div');
   el.className = 'avatar pop-in';
-  el.dataset.user = member.user_id;
+  el.dataset.user = member.userId;
   el.addEventListener('animationend', () => el.classList.remove('pop-in'), { once: true });
   const circle = document.createElement('div');
   circle.className = 'circle';
@@ -138,11 +135,11 @@ function avatarElement(member) {
 }
 
 function fillAvatar(el, member) {
-  const profile = member.profile ?? {};
-  const display = profile.display_name || member.user_id;
+  const profile = member.profile;
+  const display = profile.displayName || member.userId;
   const circle = el.querySelector('.circle');
   const countdown = el.querySelector('.countdown');
-  const url = profile.avatar_url;
+  const url = profile.avatarUrl;
   // An image that fails to load (offline demo, bad URL) falls back to the initials.
   if (url && /^https?:\/\//.test(url) && el.dataset.brokenAvatar !== url) {
     let img = circle.querySelector('img');
@@ -166,16 +163,16 @@ function fillAvatar(el, member) {
     if (circle.firstChild?.nodeType !== Node.TEXT_NODE) circle.prepend(document.createTextNode(text));
     else circle.firstChild.textContent = text;
   }
-  circle.style.background = `hsl(${hueOf(member.user_id)} 55% 42%)`;
+  circle.style.background = `hsl(${hueOf(member.userId)} 55% 42%)`;
   el.querySelector('.name').textContent = display;
-  el.title = `${member.user_id} — ${(member.devices ?? []).map((d) => d.device_id).join(', ')}`;
-  const reconnecting = member.state === 'MEMBER_STATE_RECONNECTING';
-  el.dataset.state = reconnecting ? 'reconnecting' : 'present';
-  el.dataset.deadline = reconnecting ? member.reconnect_deadline ?? '' : '';
-  el.classList.toggle('me', member.user_id === state.user);
-  const devices = (member.devices ?? []).length;
+  el.title = `${member.userId} — ${member.devices.map((d) => d.deviceId).join(', ')}`;
+  const reconnecting = member.state === 'reconnecting';
+  el.dataset.state = member.state;
+  el.dataset.deadline = reconnecting ? member.reconnectDeadline?.toISOString() ?? '' : '';
+  el.classList.toggle('me', member.userId === state.user);
+  const devices = member.devices.length;
   el.querySelector('.detail').textContent = reconnecting ? 'reconnecting…'
-    : profile.status_text || (devices > 1 ? `${devices} devices` : '');
+    : profile.statusText || (devices > 1 ? `${devices} devices` : '');
   tickCountdown(el);
 }
 
@@ -187,9 +184,10 @@ function tickCountdown(el) {
 function render() {
   const container = $('members');
   const seen = new Set();
-  for (const member of state.members.values()) {
-    seen.add(member.user_id);
-    let el = container.querySelector(`.avatar[data-user="${CSS.escape(member.user_id)}"]:not(.leaving)`);
+  const members = state.partyHandle?.members ?? [];
+  for (const member of members) {
+    seen.add(member.userId);
+    let el = container.querySelector(`.avatar[data-user="${CSS.escape(member.userId)}"]:not(.leaving)`);
     if (!el) {
       el = avatarElement(member);
       container.appendChild(el);
@@ -205,8 +203,9 @@ function render() {
     el.addEventListener('animationend', remove, { once: true });
     setTimeout(remove, 600);
   }
-  $('empty').hidden = state.members.size > 0;
-  $('revision').textContent = state.revision === null ? '' : `revision ${state.revision}`;
+  $('empty').hidden = members.length > 0;
+  const revision = state.partyHandle?.revision ?? null;
+  $('revision').textContent = revision === null ? '' : `revision ${revision}`;
   $('party-title').textContent = state.party ?? '';
 }
 
@@ -214,38 +213,7 @@ setInterval(() => {
   for (const el of document.querySelectorAll('.avatar[data-state="reconnecting"]')) tickCountdown(el);
 }, 250);
 
-function onSnapshot(text) {
-  const snap = parseSnapshot(text);
-  if (!snap) {
-    logEvent('ignored a snapshot that is not valid JSON');
-    return;
-  }
-  if (snap.cleared) {
-    state.members = new Map();
-  } else {
-    // Keep the highest revision seen; an older snapshot (a late retained copy) is ignored.
-    if (state.revision !== null && snap.revision < state.revision) return;
-    state.revision = snap.revision;
-    state.members = new Map(snap.members.map((m) => [m.user_id, m]));
-  }
-  render();
-}
-
-function onEvent(text) {
-  let ev;
-  try {
-    ev = JSON.parse(text);
-  } catch {
-    return;
-  }
-  logEvent(describeEvent(ev), ev.revision);
-}
-
-// ---- the device connection -------------------------------------------------------------------
-
-function partyTopics(party) {
-  return [`party/${party}/members/json`, `party/${party}/events/json`];
-}
+// ---- the device, through the SDK ----------------------------------------------------------
 
 // The identity and profile in the form, validated; null (with the reason shown) when invalid.
 function formIdentity() {
@@ -253,7 +221,7 @@ function formIdentity() {
   const device = $('device').value.trim();
   const party = $('party').value.trim();
   for (const [what, id] of [['user', user], ['device id', device], ['party', party]]) {
-    if (!validIdentifier(id)) {
+    if (!isValidId(id)) {
       setStatus('error', `${what} must be 1-64 characters of A-Z a-z 0-9 . _ -`);
       return null;
     }
@@ -266,9 +234,9 @@ function formIdentity() {
 }
 
 function formProfile() {
-  const profile = { display_name: $('display-name').value.trim() || $('user').value.trim() };
+  const profile = { displayName: $('display-name').value.trim() || $('user').value.trim() };
   const avatar = $('avatar-url').value.trim();
-  if (/^https?:\/\//.test(avatar)) profile.avatar_url = avatar;
+  if (/^https?:\/\//.test(avatar)) profile.avatarUrl = avatar;
   return profile;
 }
 
@@ -285,143 +253,100 @@ function readIdentity() {
   return true;
 }
 
-function publishJson(topic, body) {
-  state.client?.publish(topic, JSON.stringify(body), { qos: 1 });
+function onConnectionState(s) {
+  const { user, device } = state;
+  if (s.status === 'online') setStatus('online', `online as ${user}/${device}`);
+  else if (s.status === 'refused') setStatus('error', `the broker refused ${user}/${device}: ${s.reason}`);
+  else if (state.airplane) setStatus('airplane', 'airplane mode: connection dropped without DISCONNECT');
+  else if (s.status === 'reconnecting') {
+    const wait = s.retryAt ? ` in ${Math.max(0, Math.round((s.retryAt - Date.now()) / 1000))} s` : '';
+    setStatus('connecting', `connection lost; reconnecting${wait}`);
+  } else if (s.status === 'connecting') setStatus('connecting', `connecting as ${user}/${device}…`);
+  else if (s.status === 'closed') setStatus('offline', 'signed out');
+  updateButtons();
 }
 
 function connect() {
-  clearTimeout(state.reconnectTimer);
-  const sessionId = newSessionId();
-  const { user, device } = state;
-  setStatus('connecting', `connecting as ${user}/${device}…`);
-  const client = mqtt.connect(wsUrl(), {
-    clientId: device,
-    username: user,
-    password: tokenFor(user),
-    protocolVersion: 4,
-    clean: true,
-    keepalive: 30,
-    reconnectPeriod: 0, // reconnects are ours: each connection needs a new session id and will
-    connectTimeout: 10000,
-    will: {
-      topic: `presence/will/${user}/${device}`,
-      payload: JSON.stringify({ session_id: sessionId }),
-      qos: 1,
-      retain: false,
-    },
+  const presence = createPresence({
+    url: wsUrl(),
+    userId: state.user,
+    deviceId: state.device,
+    token: tokenFor(state.user),
+    profile: state.profile,
+    reconnect: { minDelayMs: 1000, maxDelayMs: 10000 },
   });
-  state.client = client;
-  state.sessionId = sessionId;
-  updateButtons();
-
-  client.on('connect', () => {
-    if (state.client !== client) return;
-    publishJson(`presence/connect/${user}/${device}`, { session_id: sessionId, profile: state.profile });
-    client.subscribe(partyTopics(state.party), { qos: 1 });
-    // Joins are idempotent: republish after every reconnect (docs/protocol.md).
-    if (state.joined) publishJson(`party/${state.party}/join/${user}/${device}`, { session_id: sessionId });
-    setStatus('online', `online as ${user}/${device}`);
-    updateButtons();
+  state.presence = presence;
+  presence.on('state', (s) => {
+    if (state.presence === presence) onConnectionState(s);
   });
-  client.on('message', (topic, payload) => {
-    if (state.client !== client) return;
-    const text = new TextDecoder().decode(payload);
-    const [members, events] = partyTopics(state.party);
-    if (topic === members) onSnapshot(text);
-    else if (topic === events) onEvent(text);
-  });
-  let refused = false;
-  client.on('error', (err) => {
-    if (state.client !== client) return;
-    // CONNACK 4 (bad user name or password) / 5 (not authorized): retrying cannot help.
-    refused = err.code === 4 || err.code === 5;
-    setStatus('error', refused ? `the broker refused ${user}/${device}: ${err.message}`
-      : `connection error: ${err.message}`);
-  });
-  client.on('close', () => {
-    if (state.client !== client) return;
-    state.client = null;
-    if (state.airplane) return;
-    if (refused) {
-      updateButtons();
-      return;
-    }
-    setStatus('connecting', `connection lost; reconnecting in ${RECONNECT_DELAY_MS / 1000} s`);
-    state.reconnectTimer = setTimeout(connect, RECONNECT_DELAY_MS);
-    updateButtons();
-  });
+  onConnectionState(presence.state);
+  watchParty(state.party);
 }
 
-function switchParty(party) {
-  if (party === state.party) return;
-  const old = state.party;
+function watchParty(party) {
+  for (const off of state.offListeners) off();
+  state.partyHandle?.close();
   state.party = party;
-  state.revision = null;
-  state.members = new Map();
+  state.partyHandle = state.presence ? state.presence.party(party) : null;
+  const p = state.partyHandle;
+  state.offListeners = p ? [
+    p.on('change', render),
+    p.on('sync', render),
+    p.on('event', (ev) => logEvent(describeEvent(ev), ev.revision)),
+  ] : [];
   render();
-  if (state.client?.connected) {
-    if (old) state.client.unsubscribe(partyTopics(old));
-    state.client.subscribe(partyTopics(party), { qos: 1 });
-  }
 }
 
 function join() {
   const wanted = formIdentity();
   if (!wanted) return;
   // Another user or device in the form: this device signs out, and the tab connects as the new one.
-  if (state.client && (wanted.user !== state.user || wanted.device !== state.device)) {
+  if (state.presence && (wanted.user !== state.user || wanted.device !== state.device)) {
     signOut();
-  } else if (state.client?.connected &&
-             JSON.stringify(wanted.profile) !== JSON.stringify(state.profile)) {
-    publishJson(`presence/profile/${state.user}/${state.device}`, wanted.profile);
+  } else if (state.presence?.online && JSON.stringify(wanted.profile) !== JSON.stringify(state.profile)) {
+    state.presence.setProfile({ statusText: '', avatarUrl: '', ...wanted.profile }).catch(() => {});
   }
   if (!readIdentity()) return;
   const party = $('party').value.trim();
-  if (state.joined && party !== state.party && state.client?.connected) {
-    publishJson(`party/${state.party}/leave/${state.user}/${state.device}`, { session_id: state.sessionId });
+  if (!state.presence) connect();
+  if (party !== state.party || !state.partyHandle) {
+    if (state.joined) state.partyHandle?.leave().catch(() => {});
+    watchParty(party);
   }
-  switchParty(party);
   state.joined = true;
-  if (!state.client) connect();
-  else if (state.client.connected) {
-    publishJson(`party/${party}/join/${state.user}/${state.device}`, { session_id: state.sessionId });
-  }
+  state.partyHandle.join().catch(() => {}); // the SDK keeps trying; the list shows the outcome
   updateButtons();
 }
 
 function leave() {
-  if (!state.client?.connected || !state.joined) return;
-  publishJson(`party/${state.party}/leave/${state.user}/${state.device}`, { session_id: state.sessionId });
+  if (!state.joined) return;
+  state.partyHandle?.leave().catch(() => {});
   state.joined = false;
   updateButtons();
 }
 
 function signOut() {
-  const client = state.client;
-  if (!client) return;
-  publishJson(`presence/disconnect/${state.user}/${state.device}`, { session_id: state.sessionId });
-  state.client = null;
+  const presence = state.presence;
+  if (!presence) return;
+  for (const off of state.offListeners) off();
+  state.offListeners = [];
+  state.presence = null;
+  state.partyHandle = null;
   state.joined = false;
-  client.end(false); // a clean DISCONNECT after the publish: no will
+  presence.signOut(); // presence/disconnect, then a clean DISCONNECT: no will
   setStatus('offline', 'signed out');
+  render();
   updateButtons();
 }
 
 function toggleAirplane() {
-  if (!state.airplane) {
-    const client = state.client;
-    state.airplane = true;
-    state.client = null;
-    clearTimeout(state.reconnectTimer);
-    // Kill the socket without an MQTT DISCONNECT: the broker sees a lost connection and
-    // publishes this device's Last Will, as when a phone drops off the network.
-    client?.stream?.destroy();
-    client?.end(true);
-    setStatus('airplane', 'airplane mode: connection dropped without DISCONNECT');
+  if (!state.presence) return;
+  state.airplane = !state.airplane;
+  if (state.airplane) {
+    state.presence.goOffline();
     logEvent('you went into airplane mode');
   } else {
-    state.airplane = false;
-    connect();
+    state.presence.goOnline(); // a new connection; the SDK joins the party again by itself
   }
   updateButtons();
 }
@@ -437,7 +362,7 @@ async function main() {
   $('signout').addEventListener('click', signOut);
   $('party').addEventListener('change', () => {
     const party = $('party').value.trim();
-    if (validIdentifier(party) && !state.joined) switchParty(party);
+    if (isValidId(party) && !state.joined && party !== state.party) watchParty(party);
   });
   state.party = $('party').value.trim();
   render();
@@ -445,7 +370,7 @@ async function main() {
   // Watch the party right away when the identity is known (the app is open = connected).
   if (readIdentity()) connect();
   if (params.get('autojoin') === '1') join();
-  window.presence = state; // for the browser test and curious developers
+  window.presence = state; // for the browser test and curious developers (state.presence is the SDK)
 }
 
 main();

@@ -1,14 +1,5 @@
-// Pure helpers of the party screen: no DOM, no MQTT, so they can be reasoned about (and tested)
-// on their own.
-
-// The controller prints 64-bit integers as JSON strings; compare revisions as BigInt.
-export function revisionOf(value) {
-  try {
-    return BigInt(value ?? 0);
-  } catch {
-    return 0n;
-  }
-}
+// Pure helpers of the party screen: no DOM, no MQTT and no protocol (the SDK, clients/js, does
+// that), so they can be reasoned about (and tested) on their own.
 
 // Up to two letters for the avatar circle: "Alice Baker" -> "AB", "carol" -> "CA".
 export function initials(name) {
@@ -44,48 +35,21 @@ export function formatCountdown(seconds) {
   return `${m}:${s}`;
 }
 
-// Identifiers of protocol v1: 1-64 characters of [A-Za-z0-9._-].
-export function validIdentifier(id) {
-  return typeof id === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(id);
-}
-
-// Parses a retained snapshot payload (PartyMembers JSON). An empty payload means the party was
-// emptied and its retained messages cleared. Returns null for a payload that is not a snapshot.
-export function parseSnapshot(text) {
-  if (text.length === 0) return { members: [], revision: null, cleared: true };
-  let doc;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.members ?? [])) return null;
-  return { members: doc.members ?? [], revision: revisionOf(doc.revision), cleared: false };
-}
-
-// A one-line, human description of a PartyEvent JSON.
+// A one-line, human description of a controller event as the SDK reports it (party.on('event')).
 export function describeEvent(ev) {
-  const who = ev?.member?.profile?.display_name || ev?.member?.user_id || '?';
+  const who = ev?.member?.profile?.displayName || ev?.member?.userId || '?';
   switch (ev?.kind) {
-    case 'EVENT_KIND_JOINED':
+    case 'joined':
       return `${who} joined`;
-    case 'EVENT_KIND_LEFT': {
-      const reason = String(ev.reason || '').replace('LEAVE_REASON_', '').toLowerCase();
-      return `${who} left (${reason.replace('_', ' ') || 'unknown'})`;
-    }
-    case 'EVENT_KIND_RECONNECTING':
+    case 'left':
+      return `${who} left (${String(ev.reason || 'unknown').replace('_', ' ')})`;
+    case 'reconnecting':
       return `${who} lost the connection, reconnecting`;
-    case 'EVENT_KIND_BACK':
+    case 'back':
       return `${who} is back`;
-    case 'EVENT_KIND_UPDATED':
+    case 'updated':
       return `${who} updated`;
     default:
       return `${who}: ${ev?.kind ?? 'unknown event'}`;
   }
-}
-
-// A fresh per-connection session id (protocol: unique per connection, at most 128 bytes).
-export function newSessionId() {
-  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
-  return `s-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
