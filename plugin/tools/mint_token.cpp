@@ -17,8 +17,8 @@ int main(int argc, char** argv) {
     std::int64_t ttl_s = 3600;
     app.add_option("--key-file", key_file, "File holding the shared HS256 key")->required();
     app.add_option("--sub", sub, "The user id (= MQTT username) the token is for")->required();
-    app.add_option("--role", role, "app or controller")
-        ->check(CLI::IsMember({"app", "controller"}));
+    app.add_option("--role", role, "app, controller or observer (read-only operator tools)")
+        ->check(CLI::IsMember({"app", "controller", "observer"}));
     app.add_option("--ttl", ttl_s, "Seconds until the token expires")->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
 

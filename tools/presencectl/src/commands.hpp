@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "presence/token/token.hpp"
+
 namespace presence::ctl {
 
 // Flags every subcommand shares.
@@ -53,9 +55,9 @@ struct token_options {
 };
 int run_token(const token_options& opts);
 
-// An app (or controller) token for `user`, signed with the key in `key_file`, valid for `ttl`.
+// A token of role `granted` for `user`, signed with the key in `key_file`, valid for `ttl`.
 // Throws failure(exit_usage) when the key cannot be read or is too short.
-std::string mint_for(const std::string& key_file, const std::string& user, bool controller_role,
+std::string mint_for(const std::string& key_file, const std::string& user, token::role granted,
                      std::chrono::seconds ttl);
 
 }  // namespace presence::ctl

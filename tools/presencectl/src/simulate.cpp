@@ -104,7 +104,7 @@ int run_simulate(const common_options& common, const simulate_options& opts) {
             const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(
                 std::max<std::chrono::milliseconds>(opts.duration.value_or(std::chrono::hours(24)),
                                                     std::chrono::hours(24)));
-            co.password = mint_for(*opts.key_file, d->key.user_id, false, ttl);
+            co.password = mint_for(*opts.key_file, d->key.user_id, token::role::app, ttl);
         }
         co.mqtt5 = false;
         co.will = d->will_for(d->session);

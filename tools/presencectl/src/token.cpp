@@ -11,7 +11,7 @@
 
 namespace presence::ctl {
 
-std::string mint_for(const std::string& key_file, const std::string& user, bool controller_role,
+std::string mint_for(const std::string& key_file, const std::string& user, token::role granted,
                      std::chrono::seconds ttl) {
     const auto key = token::read_key_file(key_file);
     if (!key) throw failure(exit_usage, "cannot read the key file " + key_file);
@@ -23,7 +23,7 @@ std::string mint_for(const std::string& key_file, const std::string& user, bool 
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch());
     return token::mint_token(*key, user, (now + ttl).count(),
-                             controller_role ? token::role::controller : token::role::app);
+                             granted);
 }
 
 int run_token(const token_options& opts) {
@@ -32,9 +32,9 @@ int run_token(const token_options& opts) {
                       "bad user id '" + opts.user + "': ids are 1-64 characters of [A-Za-z0-9._-]");
     }
     const auto role = token::parse_role(opts.role);
-    if (!role) throw failure(exit_usage, "--role must be app or controller");
+    if (!role) throw failure(exit_usage, "--role must be app, controller or observer");
     if (opts.ttl.count() <= 0) throw failure(exit_usage, "--ttl must be positive");
-    std::cout << mint_for(opts.key_file, opts.user, *role == token::role::controller, opts.ttl)
+    std::cout << mint_for(opts.key_file, opts.user, *role, opts.ttl)
               << '\n';
     return exit_ok;
 }
