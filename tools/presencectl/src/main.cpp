@@ -138,8 +138,9 @@ int main_impl(int argc, char** argv) {
     token_cmd->add_option("--key-file", tok.key_file, "File holding the HS256 key")->required();
     token_cmd->add_option("--user", tok.user, "User id: the token's subject = MQTT username")
         ->required();
-    token_cmd->add_option("--role", tok.role,
-                          "app, controller or observer (read-only: operator tools)")->capture_default_str();
+    token_cmd
+        ->add_option("--role", tok.role, "app, controller or observer (read-only: operator tools)")
+        ->capture_default_str();
     token_cmd->add_option("--ttl", ttl_text, "Validity (e.g. 1h, 24h)")
         ->capture_default_str()
         ->check(

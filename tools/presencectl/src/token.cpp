@@ -22,8 +22,7 @@ std::string mint_for(const std::string& key_file, const std::string& user, token
     }
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    return token::mint_token(*key, user, (now + ttl).count(),
-                             granted);
+    return token::mint_token(*key, user, (now + ttl).count(), granted);
 }
 
 int run_token(const token_options& opts) {
@@ -34,8 +33,7 @@ int run_token(const token_options& opts) {
     const auto role = token::parse_role(opts.role);
     if (!role) throw failure(exit_usage, "--role must be app, controller or observer");
     if (opts.ttl.count() <= 0) throw failure(exit_usage, "--ttl must be positive");
-    std::cout << mint_for(opts.key_file, opts.user, *role, opts.ttl)
-              << '\n';
+    std::cout << mint_for(opts.key_file, opts.user, *role, opts.ttl) << '\n';
     return exit_ok;
 }
 
