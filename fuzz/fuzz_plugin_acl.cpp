@@ -49,6 +49,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     if (ok && !plugin::valid_identifier(user)) __builtin_trap();
+    // An observer may do what an app may, minus every write but its own query, plus the stats.
+    if (plugin::allowed({user, device, token::role::observer}, what, topic)) {
+        if (what == plugin::access::write ? topic != "presence/query/" + user + "/" + device
+                                          : !ok && topic != "presence/controller/stats") {
+            __builtin_trap();
+        }
+    }
     if (!plugin::allowed({user, device, token::role::controller}, what, topic)) {
         __builtin_trap();
     }

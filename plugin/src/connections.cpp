@@ -33,6 +33,7 @@ void connection_table::on_authenticated(client_key client, connection_info info,
     }
     entry e;
     e.info = std::move(info);
+    // Only apps are devices: the controller and observers (operator tools) are never announced.
     if (e.info.role == token::role::app) {
         e.seq = next_seq_++;
         pending_.emplace(e.seq, client);

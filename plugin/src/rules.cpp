@@ -33,12 +33,35 @@ wire::parsed_topic parse(std::string_view topic, bool filter) {
     return t;
 }
 
+// An observer (operator tools): public outputs, the controller's stats, its own query topic and
+// its own replies; nothing that an app reports about itself.
+bool observer_allowed(const identity& who, access what, std::string_view topic) {
+    if (what == access::unsubscribe) return true;
+    if (topic.empty() || topic.front() == '$') return false;
+    if (what == access::write) {
+        const levels t(topic);
+        return topic.find_first_of("+#") == std::string_view::npos && t.count == 4 &&
+               t.at[0] == "presence" && t.at[1] == "query" && t.at[2] == who.user &&
+               t.at[3] == who.device;
+    }
+    const bool filter = what == access::subscribe;
+    if (!filter && topic.find_first_of("+#") != std::string_view::npos) return false;
+    const levels t(topic);
+    if (own_replies(who, t)) return true;
+    if (topic.find('#') != std::string_view::npos) return false;
+    if (t.count == 3 && t.at[0] == "presence" && t.at[1] == "controller" && t.at[2] == "stats") {
+        return true;
+    }
+    return public_output(t, filter);
+}
+
 }  // namespace
 
 bool allowed(const identity& who, access what, std::string_view topic) {
     if (who.role == token::role::controller) return true;
     // An app's own identity must itself be valid, or nothing of it can be pinned.
     if (!valid_identifier(who.user) || !valid_identifier(who.device)) return false;
+    if (who.role == token::role::observer) return observer_allowed(who, what, topic);
     switch (what) {
         case access::unsubscribe:
             return true;  // dropping a subscription never exposes anything

@@ -52,11 +52,22 @@ bool well_shaped(std::string_view token) {
 
 }  // namespace
 
-const char* to_string(role r) { return r == role::controller ? "controller" : "app"; }
+const char* to_string(role r) {
+    switch (r) {
+        case role::controller:
+            return "controller";
+        case role::observer:
+            return "observer";
+        case role::app:
+            break;
+    }
+    return "app";
+}
 
 std::optional<role> parse_role(std::string_view text) {
     if (text == "app") return role::app;
     if (text == "controller") return role::controller;
+    if (text == "observer") return role::observer;
     return std::nullopt;
 }
 

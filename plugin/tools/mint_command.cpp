@@ -33,7 +33,7 @@ void add_mint_options(CLI::App& command, mint_options& options) {
         .add_option("--sub,--user", options.user,
                     "The user id the token is for (its subject = the MQTT username)")
         ->required();
-    command.add_option("--role", options.role, "The role claim: app or controller")
+    command.add_option("--role", options.role, "The role claim: app, controller or observer (read-only operator tools)")
         ->capture_default_str();
     command.add_option("--ttl", options.ttl, "Validity: seconds (3600) or a duration (1h, 24h)")
         ->capture_default_str();
@@ -43,7 +43,7 @@ int run_mint(const mint_options& options, std::ostream& out, std::ostream& err,
              std::string_view program) {
     const auto role = parse_role(options.role);
     if (!role) {
-        err << program << ": unknown --role '" << options.role << "' (app or controller)\n";
+        err << program << ": unknown --role '" << options.role << "' (app, controller or observer)\n";
         return 2;
     }
     const auto ttl = ttl_seconds(options.ttl);

@@ -225,14 +225,21 @@ def run_stack(tmp, services, docker_conf, procs):
     check(demo.get("development_only") is True and sorted(demo["tokens"]) == sorted(cast),
           f"init: demo-config.json holds demo tokens for {' '.join(cast)}, marked development_only")
 
-    # broker: docker.conf with ports and paths of this machine
+    # broker: docker.conf with ports and paths of this machine. As root, mosquitto drops to the
+    # mosquitto user before it loads the plugin, so the plugin is staged into tmp (0755) as the
+    # image has it in /usr/lib: the build dir may sit in a private (0700) checkout.
+    plugin_so = BIN["plugin"]
+    if as_root:
+        plugin_so = os.path.join(tmp, "mosquitto_presence.so")
+        shutil.copy(BIN["plugin"], plugin_so)
+        os.chmod(plugin_so, 0o644)
     lines = []
     for line in docker_conf.splitlines():
         words = line.split()
         if words[:1] == ["listener"]:
             line = f"listener {ws_port if words[1] == '9001' else port} 127.0.0.1"
         elif words[:1] == ["plugin"]:
-            line = f"plugin {BIN['plugin']}"
+            line = f"plugin {plugin_so}"
         lines.append(rewrite_paths(line, paths))
     conf_file = os.path.join(tmp, "presence.conf")
     with open(conf_file, "w") as f:

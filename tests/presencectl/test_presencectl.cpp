@@ -266,3 +266,95 @@ TEST_CASE("token_mints_what_the_plugin_accepts_and_simulate_logs_in_with_it") {
     CHECK(ctl({"token", "--key-file", key_file, "--user", "a/b"}).code == 2);
     CHECK(stop_controller(s) == 0);
 }
+
+TEST_CASE("observer_role_sessions_are_never_devices_and_cannot_join") {
+    const std::string key_file = dev_jwt_key_file().string();
+    const std::string controller_token = mint_test_token(controller_user, token::role::controller);
+    stack_options o;
+    o.broker.config = "dev";
+    o.controller_username = std::string(controller_user);
+    o.controller_password = controller_token;
+    o.observer.username = std::string(controller_user);
+    o.observer.password = controller_token;
+    stack s(o);
+    app_options alice_options = stack::app("alice", "alice-phone");
+    alice_options.password = mint_test_token("alice");
+    app_device alice(s.broker_.uri(), alice_options);
+    alice.connect();
+    alice.join("p1");
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
+
+    temp_dir dir("presencectl-observer");
+    const auto minted =
+        ctl({"token", "--key-file", key_file, "--user", "ops", "--role", "observer"});
+    REQUIRE(minted.code == 0);
+    const std::string ops_token = minted.output.substr(0, minted.output.find('\n'));
+    const auto token_file = dir.path() / "ops.jwt";
+    std::ofstream(token_file) << ops_token << '\n';
+    const auto as_ops = [&](std::string client_id, std::vector<std::string> args) {
+        args.insert(args.begin(), {"--username", "ops", "--client-id", std::move(client_id),
+                                   "--token-file", token_file.string()});
+        return with_broker(s.broker_, std::move(args));
+    };
+    const std::string port = std::to_string(s.broker_.port());
+
+    // A long-lived observer session (watch) and a mosquitto_rr query, as the docs show them.
+    const auto watch_log = dir.path() / "watch.log";
+    process watch(ctl_argv(as_ops("ops-watch", {"watch", "p1"})), watch_log);
+    CHECK(wait_output(watch_log, std::regex("alice")));
+    const auto rr_log = dir.path() / "rr.log";
+    CHECK(run_to_completion(
+              {"/usr/bin/mosquitto_rr", "-p", port, "-u", "ops", "-P", ops_token, "-i", "ops-rr",
+               "-t", "presence/query/ops/ops-rr", "-e", "presence/reply/ops/ops-rr", "-W", "10",
+               "-m", R"({"list_members":{"party_id":"p1"}})"},
+              rr_log) == 0);
+    CHECK(slurp(rr_log).find("alice") != std::string::npos);
+    const auto members = ctl(as_ops("ops-cli", {"members", "p1"}));
+    CHECK(members.code == 0);
+    CHECK(members.output.find("alice") != std::string::npos);
+
+    // An observer may not publish an app's inbound topics: the join is denied (and logged, checked
+    // once the broker has flushed its log at exit).
+    const auto pub_log = dir.path() / "pub.log";
+    run_to_completion({"/usr/bin/mosquitto_pub", "-p", port, "-u", "ops", "-P", ops_token, "-i",
+                       "ops-pub", "-q", "1", "-t", "party/p1/join/ops/ops-pub", "-m", "{}"},
+                      pub_log);
+
+    // A control: the same tool with an app token is a device of its user once its connection is
+    // reported, so the checks below can tell the roles apart.
+    const auto app_file = dir.path() / "ops2.jwt";
+    std::ofstream(app_file) << mint_test_token("ops2") << '\n';
+    const auto app_log = dir.path() / "app-watch.log";
+    process app_watch(
+        ctl_argv(with_broker(s.broker_, {"--username", "ops2", "--client-id", "ops2-watch",
+                                         "--token-file", app_file.string(), "watch", "p1"})),
+        app_log);
+    CHECK(wait_output(app_log, std::regex("alice")));
+    bool app_seen = false;
+    for (int i = 0; i < 100 && !app_seen; ++i) {
+        app_seen = ctl(with_broker(s.broker_, {"--username", "ops2", "--client-id", "ops2-cli",
+                                               "--token-file", app_file.string(), "who", "ops2"}))
+                       .code == 0;
+        if (!app_seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(app_seen);
+
+    // By now the observer's sessions (watch still open, rr, members, pub) would have been
+    // reported long ago: ops has no device, and p1 lists alice alone.
+    const auto who = ctl(as_ops("ops-cli", {"--json", "who", "ops"}));
+    CHECK(who.code == 1);
+    CHECK(who.output.find(R"("user_id":"ops","online":false)") != std::string::npos);
+    CHECK(who.output.find("ops-watch") == std::string::npos);
+    const auto after = ctl(as_ops("ops-cli", {"--json", "members", "p1"}));
+    CHECK(after.code == 0);
+    CHECK(after.output.find(R"("user_id":"alice")") != std::string::npos);
+    CHECK(after.output.find(R"("user_id":"ops")") == std::string::npos);
+    CHECK(watch.stop() == 0);
+    CHECK(app_watch.stop() == 0);
+    CHECK(stop_controller(s) == 0);
+    s.broker_.stop();
+    CHECK(
+        slurp(s.broker_.log()).find("denied write of 'party/p1/join/ops/ops-pub' to ops/ops-pub") !=
+        std::string::npos);
+}

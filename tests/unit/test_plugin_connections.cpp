@@ -135,6 +135,19 @@ TEST_CASE("connections_offline_controller_session_keeps_its_role_for_queued_read
     CHECK(t.offline_session_role("presence-controller", "presence-controller") == nullptr);
 }
 
+TEST_CASE("connections_of_observers_produce_no_lifecycle_events") {
+    connection_table t;
+    connection_info ops = app("ops", "presencectl-1");
+    ops.role = token::role::observer;
+    t.on_authenticated(c(0), ops, t0);
+    t.on_authenticated(c(1), app("alice", "phone"), t0);
+    t.on_tick(t0 + 1);
+    t.on_disconnect(c(0), t0 + 2);
+    t.on_disconnect(c(1), t0 + 3);
+    t.on_tick(t0 + 4);
+    CHECK(trace(t) == lines{"+1 phone", "-1 phone 1"});  // the observer is never a device
+}
+
 TEST_CASE("connections_reused_pointer_is_a_new_connection") {
     connection_table t;
     t.on_authenticated(c(0), app("alice", "phone"), t0);

@@ -132,3 +132,41 @@ TEST_CASE("plugin_controller_role_may_do_everything_and_an_invalid_identity_noth
     CHECK(plugin::allowed(alice, access::unsubscribe, "#"));
     CHECK(plugin::own_will_topic("alice", "phone") == "presence/will/alice/phone");
 }
+
+TEST_CASE("plugin_observer_reads_public_outputs_and_stats_and_writes_only_its_own_queries") {
+    const plugin::identity ops{"ops", "presencectl-1", token::role::observer};
+    const auto may = [&](plugin::access what, const char* topic) {
+        return plugin::allowed(ops, what, topic);
+    };
+    for (const char* ok :
+         {"party/+/members", "party/demo/members/json", "party/+/events", "party/+/events/json",
+          "presence/user/+", "presence/user/bob/json", "presence/controller/status",
+          "presence/controller/stats", "presence/reply/ops/presencectl-1",
+          "presence/reply/ops/presencectl-1/#"}) {
+        CAPTURE(ok);
+        CHECK(may(access::subscribe, ok));
+    }
+    CHECK(may(access::read, "party/demo/members"));
+    CHECK(may(access::read, "presence/controller/stats"));
+    CHECK(may(access::read, "presence/reply/ops/presencectl-1/q1"));
+    CHECK(may(access::write, "presence/query/ops/presencectl-1"));
+    for (const char* denied :
+         {"#", "presence/#", "presence/lifecycle/#", "presence/reply/bob/phone",
+          "presence/reply/+/+", "presence/connect/+/+", "presence/controller/+", "$SYS/#"}) {
+        CAPTURE(denied);
+        CHECK_FALSE(may(access::subscribe, denied));
+    }
+    CHECK_FALSE(may(access::read, "presence/reply/bob/phone/q1"));
+    CHECK_FALSE(may(access::read, "presence/lifecycle/connected/bob/phone"));
+    CHECK_FALSE(may(access::read, "presence/connect/bob/phone"));
+    // Nothing an app reports about itself: an observer can never become a device or a member.
+    for (const char* denied :
+         {"presence/connect/ops/presencectl-1", "presence/will/ops/presencectl-1",
+          "presence/disconnect/ops/presencectl-1", "presence/profile/ops/presencectl-1",
+          "party/demo/join/ops/presencectl-1", "party/demo/leave/ops/presencectl-1",
+          "presence/query/bob/phone", "presence/query/ops/other",
+          "presence/query/ops/presencectl-1/x", "presence/query/+/+", "party/demo/members"}) {
+        CAPTURE(denied);
+        CHECK_FALSE(may(access::write, denied));
+    }
+}

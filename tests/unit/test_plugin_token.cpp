@@ -28,6 +28,9 @@ TEST_CASE("token_minted_with_the_key_verifies_with_subject_expiry_and_role") {
     const verdict ctl = verify(key, mint_token(key, "ctl", now + 60, role::controller), "ctl", now);
     REQUIRE(ctl.ok());
     CHECK(ctl.granted.granted == role::controller);
+    const verdict ops = verify(key, mint_token(key, "ops", now + 60, role::observer), "ops", now);
+    REQUIRE(ops.ok());
+    CHECK(ops.granted.granted == role::observer);
 }
 
 TEST_CASE("token_refusals_name_their_reason") {
@@ -64,9 +67,11 @@ TEST_CASE("token_with_alg_none_is_refused") {
     CHECK_FALSE(verify(key, none, "alice", now).ok());
 }
 
-TEST_CASE("token_role_must_be_app_or_controller") {
+TEST_CASE("token_role_must_be_app_controller_or_observer") {
     CHECK(parse_role("app") == role::app);
     CHECK(parse_role("controller") == role::controller);
+    CHECK(parse_role("observer") == role::observer);
+    CHECK(std::string(to_string(role::observer)) == "observer");
     CHECK_FALSE(parse_role("admin"));
     CHECK(std::string(to_string(error::bad_signature)) == "bad_signature");
     CHECK(std::string(to_string(role::controller)) == "controller");

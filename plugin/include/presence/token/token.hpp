@@ -11,9 +11,11 @@
 
 namespace presence::token {
 
-// What a client may do: an app pins its own identity; the controller may do everything.
-enum class role { app, controller };
-// "app" or "controller", the claim value.
+// What a client may do: an app pins its own identity; the controller may do everything; an
+// observer (operator tools such as presencectl) only reads public outputs and asks queries, and
+// is never reported as a device.
+enum class role { app, controller, observer };
+// "app", "controller" or "observer", the claim value.
 const char* to_string(role r);
 // Parses the claim value; nullopt for anything else.
 std::optional<role> parse_role(std::string_view text);
@@ -27,7 +29,7 @@ enum class error {
     bad_signature,  // signed with another key, or not HS256 (alg "none" included)
     expired,        // exp is in the past (or missing: exp is required)
     wrong_subject,  // sub differs from the MQTT username
-    bad_role,       // a role claim other than "app" or "controller"
+    bad_role,       // a role claim other than "app", "controller" or "observer"
 };
 // A short lowercase name ("bad_signature"), for log lines and counters.
 const char* to_string(error e);
