@@ -39,20 +39,17 @@ bool observer_allowed(const identity& who, access what, std::string_view topic) 
     if (what == access::unsubscribe) return true;
     if (topic.empty() || topic.front() == '$') return false;
     if (what == access::write) {
-        const levels t(topic);
-        return topic.find_first_of("+#") == std::string_view::npos && t.count == 4 &&
-               t.at[0] == "presence" && t.at[1] == "query" && t.at[2] == who.user &&
-               t.at[3] == who.device;
+        if (topic.find_first_of("+#") != std::string_view::npos) return false;
+        const wire::parsed_topic t = parse(topic, false);
+        return t.what == wire::topic_class::query && t.user_id == who.user &&
+               t.device_id == who.device;
     }
     const bool filter = what == access::subscribe;
     if (!filter && topic.find_first_of("+#") != std::string_view::npos) return false;
-    const levels t(topic);
+    const wire::parsed_topic t = parse(topic, filter);
     if (own_replies(who, t)) return true;
     if (topic.find('#') != std::string_view::npos) return false;
-    if (t.count == 3 && t.at[0] == "presence" && t.at[1] == "controller" && t.at[2] == "stats") {
-        return true;
-    }
-    return public_output(t, filter);
+    return t.what == wire::topic_class::controller_stats || public_output(t);
 }
 
 }  // namespace
