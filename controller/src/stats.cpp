@@ -52,11 +52,6 @@ std::uint64_t sum(const auto& values) {
 
 }  // namespace
 
-const char* query_kind_name(std::size_t k) {
-    return k < wire::query_kind_count ? wire::to_string(static_cast<wire::query_kind>(k))
-                                      : "unknown";
-}
-
 std::string to_json(const counters& c, const core::engine_stats& s) {
     json_object j;
     for (std::size_t k = 0; k < inbound_kind_count; ++k) {

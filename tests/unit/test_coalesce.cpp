@@ -6,9 +6,9 @@
 
 #include <algorithm>
 
-#include "presence/controller/coalesce.hpp"
+#include "presence/host/coalesce.hpp"
 
-using presence::controller::snapshot_coalescer;
+using presence::host::snapshot_coalescer;
 using namespace std::chrono_literals;
 
 namespace {

@@ -206,10 +206,10 @@ metrics_snapshot busy_snapshot() {
     m.c.count(left);
     core::party_event joined;
     m.c.count(joined);
-    controller::query_answer answered;
+    host::query_answer answered;
     answered.kind = wire::query_kind::where_now;
     m.c.count(answered);
-    controller::query_answer refused;
+    host::query_answer refused;
     refused.drop = query_drop::response_topic_refused;
     m.c.count(refused);
     for (const auto us : {30, 80, 80, 700, 3000, 2'000'000}) {
