@@ -33,7 +33,9 @@ bool party_level(std::string_view level, bool filter) {
     return valid_identifier(level) || (filter && level == "+");
 }
 
-// Topics (or filters) that every app may read: the controller's public outputs.
+// Topics (or filters) that every app may read: the controller's public outputs. The controller's
+// private state (presence/controller/state/...) and stats are not among them: only the
+// controller role reads and writes those.
 bool public_output(const levels& t, bool filter) {
     if (t.count >= 3 && t.count <= 4 && t.at[0] == "party" && party_level(t.at[1], filter) &&
         (t.at[2] == "members" || t.at[2] == "events")) {

@@ -132,3 +132,20 @@ TEST_CASE("plugin_controller_role_may_do_everything_and_an_invalid_identity_noth
     CHECK(plugin::allowed(alice, access::unsubscribe, "#"));
     CHECK(plugin::own_will_topic("alice", "phone") == "presence/will/alice/phone");
 }
+
+TEST_CASE("plugin_controller_private_state_is_for_the_controller_role_only") {
+    // presence/controller/state/user/<u> holds sessions, ended sessions and broker connections
+    // (docs/protocol.md, private state): no app may read, subscribe to or forge it, not even
+    // its own user's record.
+    const auto own = wire::controller_state_topic("alice");
+    CHECK_FALSE(read(own));
+    CHECK_FALSE(write(own));
+    CHECK_FALSE(subscribe(own));
+    CHECK_FALSE(subscribe(std::string(wire::controller_state_subscription)));
+    CHECK_FALSE(subscribe("presence/controller/#"));
+    CHECK_FALSE(subscribe("presence/controller/+/user/alice"));
+    for (const auto what : {access::write, access::subscribe, access::read}) {
+        CHECK(plugin::allowed(controller, what, own));
+        CHECK(plugin::allowed(controller, what, wire::controller_state_subscription));
+    }
+}
