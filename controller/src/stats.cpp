@@ -80,6 +80,9 @@ std::string to_json(const counters& c, const core::engine_stats& s) {
     j.add("restored_users", c.restored_users);
     j.add("restored_parties", c.restored_parties);
     j.add("restore_rejected", c.restore_rejected);
+    j.add("restored_records", c.restored_records);
+    j.add("restore_republished", c.restore_republished);
+    j.add("epoch_republished", c.epoch_republished);
     j.add("connection_lost", c.connection_lost);
     j.add("broker_epoch_changes", c.broker_epoch_changes);
     j.add("reconciled_devices", c.reconciled_devices);

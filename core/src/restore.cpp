@@ -157,6 +157,13 @@ std::size_t engine::state::reconcile_restored(const user_presence& user) {
 
 namespace presence::core {
 
+std::vector<std::string> engine::user_ids() const {
+    std::vector<std::string> out;
+    out.reserve(state_->users_.size());
+    for (const auto& [user_id, user] : state_->users_) out.push_back(user_id);
+    return out;
+}
+
 std::optional<user_record> engine::state::record(std::string_view user_id) const {
     const auto user = users_.find(user_id);
     if (user == users_.end()) return std::nullopt;

@@ -64,6 +64,7 @@ void host::handle_input(const message& msg, core::time_point now) {
     if (outcome == core::outcome::applied) dirty_ = true;
     decision_note(in, outcome);
     for (const auto& change : engine_.take_reconciliations()) {
+        republish_all_ = true;
         ++counters_.broker_epoch_changes;
         counters_.reconciled_devices += change.devices;
         add_note(note::kind::info, "broker epoch changed from " +
@@ -106,12 +107,38 @@ void host::tick_if_due(core::time_point now) {
 void host::advance(core::time_point now, const sink& out) {
     now_ = now;
     tick_if_due(now);
+    drained_parties_.clear();
+    drained_users_.clear();
     drain(out);
     for (const auto& party_id : coalescer_.due(now)) {
         if (!engine_.member_count(party_id)) continue;  // emptied since: its clear went out
         emit_snapshot_of(party_id, out);
+        drained_parties_.insert(party_id);
         ++counters_.coalesced_snapshots;
     }
+    if (republish_all_) republish_all(out);
+}
+
+void host::republish_all(const sink& out) {
+    republish_all_ = false;
+    const sink counted = [&](publish&& p) {
+        ++counters_.epoch_republished;
+        out(std::move(p));
+    };
+    for (const auto& user_id : engine_.user_ids()) {
+        if (!drained_users_.contains(user_id)) emit_record(user_id, counted);
+    }
+    for (const auto& party_id : engine_.party_ids()) {
+        if (drained_parties_.contains(party_id) || coalescer_.is_pending(party_id)) continue;
+        emit_snapshot_of(party_id, counted);
+    }
+    for (const auto& user_id : engine_.user_ids()) {
+        if (drained_users_.contains(user_id)) continue;
+        if (auto user = engine_.user(user_id)) emit(core::publish_user{std::move(*user)}, counted);
+    }
+    add_note(note::kind::info, "new broker epoch: republished " +
+                                   std::to_string(counters_.epoch_republished) +
+                                   " messages so far");
 }
 
 void host::finish(const sink& out) {
@@ -130,7 +157,14 @@ void host::drain(const sink& out) {
     dirty_ = false;
     const auto effects = engine_.take_effects();
     for (const auto& effect : effects) {
-        if (const auto* u = std::get_if<core::publish_user>(&effect)) emit_record(u->user.user_id, out);
+        if (const auto* u = std::get_if<core::publish_user>(&effect)) {
+            emit_record(u->user.user_id, out);
+            drained_users_.insert(u->user.user_id);
+        } else if (const auto* s = std::get_if<core::publish_snapshot>(&effect)) {
+            drained_parties_.insert(s->snapshot.party_id);
+        } else if (const auto* c = std::get_if<core::clear_snapshot>(&effect)) {
+            drained_parties_.insert(c->party_id);
+        }
     }
     for (const auto& effect : effects) emit(effect, out);
 }

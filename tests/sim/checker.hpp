@@ -33,6 +33,7 @@ class checker {
 
     std::map<std::string, std::uint64_t> last_snapshot_;  // per party, as published
     std::map<std::string, std::uint64_t> last_event_;     // per party, as published
+    std::map<std::string, std::string> last_snapshot_payload_;  // per party, as published
 };
 
 }  // namespace presence::sim

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 
 #include "presence/host/host.hpp"
 #include "presence/wire/wire.hpp"
@@ -197,4 +198,32 @@ TEST_CASE("host_restore_upgrades_from_public_records_with_legacy_fields") {
     CHECK(r.h->engine().member_count("small") == 1);
     // The first restore writes the private records.
     CHECK(r.broker.retained.contains(wire::controller_state_topic("ann")));
+}
+
+TEST_CASE("host_new_broker_epoch_republishes_every_record_snapshot_and_user_record") {
+    rig r;
+    r.connect(ann, "ann-s1");
+    r.join(ann, "a");
+    r.connect(ben, "ben-s1");
+    r.join(ben, "b");
+    r.send(wire::inbound_kind::broker_epoch, ann, wire::encode_broker_epoch(7));
+    r.drain();
+    r.advance(1s);
+    // A broker restart (perhaps from an older autosave): a new epoch.
+    r.send(wire::inbound_kind::broker_epoch, ann, wire::encode_broker_epoch(8));
+    r.drain();
+    std::set<std::string> topics;
+    for (const auto& p : r.last) topics.insert(p.message.topic);
+    for (const auto& t : {wire::members_topic("a"), wire::members_topic("b"),
+                          wire::user_topic("ann"), wire::user_topic("ben"),
+                          wire::controller_state_topic("ann"), wire::controller_state_topic("ben")}) {
+        CAPTURE(t);
+        CHECK(topics.contains(t));
+    }
+    std::map<std::string, int> seen;
+    for (const auto& p : r.last) ++seen[p.message.topic];
+    for (const auto& [t, n] : seen) {
+        CAPTURE(t);
+        CHECK(n == 1);
+    }
 }

@@ -227,6 +227,8 @@ class engine {
     std::optional<party_snapshot> snapshot(std::string_view party_id) const;
     std::optional<user_presence> user(std::string_view user_id) const;
     std::vector<std::string> party_ids() const;
+    // Every known user, sorted, so a host can republish every record (after a broker restart).
+    std::vector<std::string> user_ids() const;
     // How many members a party has (0 when unknown), without building its snapshot, so a host
     // can refuse to build one that is too big to serve on demand.
     std::size_t member_count(std::string_view party_id) const;

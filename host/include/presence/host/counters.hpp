@@ -52,6 +52,9 @@ struct counters {
     // retained copy differed from the restored truth, parties raised to the revision seed.
     std::uint64_t restored_records = 0;
     std::uint64_t restore_republished = 0;
+    // Publishes of the full state after a new broker epoch (a broker restart may have come back
+    // from an older autosave, so its retained copies can be stale).
+    std::uint64_t epoch_republished = 0;
 
     // Counts one decoded input and what the engine did with it.
     void count(wire::inbound_kind kind, core::outcome o) {

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,7 +114,9 @@ class host {
 
     // Expires what is due, then publishes the effects of every input since the last call
     // (durable records of the touched users first, then the public messages in engine order)
-    // and the coalesced snapshots that fell due.
+    // and the coalesced snapshots that fell due. After a new broker epoch it also republishes
+    // every record, snapshot and user record this drain did not already publish: the broker may
+    // have restarted from an older autosave and hold stale retained copies.
     void advance(core::time_point now, const sink& out);
 
     // Publishes every pending coalesced snapshot, for a clean shutdown.
@@ -152,6 +155,7 @@ class host {
     void emit(const core::effect& effect, const sink& out);
     void emit_record(std::string_view user_id, const sink& out);
     void emit_snapshot_of(std::string_view party_id, const sink& out);
+    void republish_all(const sink& out);
     void decision_note(const wire::inbound& in, core::outcome outcome);
     void add_note(note::kind level, std::string text);
     bool want(note::kind level) const;
@@ -162,6 +166,9 @@ class host {
     counters counters_;
     core::time_point now_{};
     bool dirty_ = false;
+    bool republish_all_ = false;  // a new broker epoch was seen since the last advance()
+    std::set<std::string, std::less<>> drained_parties_;  // snapshotted by the current drain
+    std::set<std::string, std::less<>> drained_users_;    // recorded by the current drain
     std::vector<note> notes_;
     std::vector<wire::outbound> rendered_;  // reused by emit()
 };
