@@ -1,9 +1,9 @@
 #include "presence/controller/controller.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <deque>
-#include <malloc.h>
 #include <thread>
 
 #include "clock.hpp"
@@ -123,11 +123,11 @@ class controller_loop {
         if (props.contains(mqtt::property::CORRELATION_DATA)) {
             correlation = mqtt::get<std::string>(props, mqtt::property::CORRELATION_DATA);
         }
-        host_.on_message({msg->get_topic(), msg->get_payload(),
-                          response_topic ? std::optional<std::string_view>(*response_topic)
-                                         : std::nullopt,
-                          correlation},
-                         clock_.now(), sink_);
+        host_.on_message(
+            {msg->get_topic(), msg->get_payload(),
+             response_topic ? std::optional<std::string_view>(*response_topic) : std::nullopt,
+             correlation},
+            clock_.now(), sink_);
     }
 
     // Logs what the host noted; rejected inputs and dropped queries are rate-limited warnings.

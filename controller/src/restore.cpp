@@ -74,8 +74,8 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
             "arrived",
             took.count());
     }
-    spdlog::info("restore: read {} retained messages, complete={} took={}ms",
-                 state.messages.size(), state.complete, took.count());
+    spdlog::info("restore: read {} retained messages, complete={} took={}ms", state.messages.size(),
+                 state.complete, took.count());
     try {
         client.disconnect()->wait_for(std::chrono::seconds(3));
         spdlog::debug("restore: disconnected");

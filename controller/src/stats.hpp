@@ -7,9 +7,9 @@
 
 #include "metrics.hpp"
 #include "presence/core/engine.hpp"
+#include "presence/host/counters.hpp"
 #include "presence/wire/query.hpp"
 #include "presence/wire/wire.hpp"
-#include "presence/host/counters.hpp"
 
 namespace presence::controller {
 

@@ -50,8 +50,8 @@ void host::on_connection_lost() { ++counters_.connection_lost; }
 
 void host::handle_input(const message& msg, core::time_point now) {
     wire::inbound in;
-    const auto ec = wire::decode_inbound(msg.topic, msg.payload, in,
-                                         wire::limits{cfg_.max_payload_bytes});
+    const auto ec =
+        wire::decode_inbound(msg.topic, msg.payload, in, wire::limits{cfg_.max_payload_bytes});
     if (ec) {
         const auto e = static_cast<wire::error>(ec.value());
         counters_.count(e);
@@ -77,8 +77,8 @@ void host::handle_input(const message& msg, core::time_point now) {
 // Answers from the engine's current state (every input received before it included); the reply
 // goes out at once, ahead of effects not yet drained.
 void host::handle_query(const message& msg, const sink& out) {
-    auto a = answer_query(engine_,
-                          {msg.topic, msg.payload, msg.response_topic, cfg_.max_payload_bytes});
+    auto a =
+        answer_query(engine_, {msg.topic, msg.payload, msg.response_topic, cfg_.max_payload_bytes});
     counters_.count(a);
     if (a.drop != query_drop::none) {
         add_note(note::kind::query_dropped,
@@ -175,9 +175,9 @@ void host::emit(const core::effect& effect, const sink& out) {
         counters_.count(ev);
         if (ev.kind == core::event_kind::left && ev.reason == core::leave_reason::timeout) {
             ++counters_.grace_expiries;
-            add_note(note::kind::info, "expired party=" + ev.party_id + " user=" +
-                                           ev.member.user_id + " rev=" +
-                                           std::to_string(ev.revision));
+            add_note(note::kind::info, "expired party=" + ev.party_id +
+                                           " user=" + ev.member.user_id +
+                                           " rev=" + std::to_string(ev.revision));
         } else if (want(note::kind::debug)) {
             add_note(note::kind::debug,
                      "event party=" + ev.party_id + " rev=" + std::to_string(ev.revision) + " " +

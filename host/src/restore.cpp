@@ -48,7 +48,8 @@ retained_view decode_all(const std::vector<retained_message>& retained) {
                 continue;
             }
             const auto id = r.user_id;
-            view.records.insert_or_assign(id, retained_value<core::user_record>{std::move(r), payload});
+            view.records.insert_or_assign(id,
+                                          retained_value<core::user_record>{std::move(r), payload});
         } else if (starts_with(topic, "party/")) {
             core::party_snapshot s;
             if (wire::decode_legacy(payload, s) || wire::members_topic(s.party_id) != topic) {
@@ -56,8 +57,8 @@ retained_view decode_all(const std::vector<retained_message>& retained) {
                 continue;
             }
             const auto id = s.party_id;
-            view.parties.insert_or_assign(id,
-                                          retained_value<core::party_snapshot>{std::move(s), payload});
+            view.parties.insert_or_assign(
+                id, retained_value<core::party_snapshot>{std::move(s), payload});
         } else if (starts_with(topic, "presence/user/")) {
             core::user_presence u;
             if (wire::decode_legacy(payload, u) || wire::user_topic(u.user_id) != topic) {
@@ -130,9 +131,8 @@ restore_report host::restore(const std::vector<retained_message>& retained, core
     for (const auto& party_id : engine_.party_ids()) {
         auto snapshot = engine_.snapshot(party_id);
         const auto it = view.parties.find(party_id);
-        const bool twin_ok =
-            !twins || view.json_twins.contains(wire::members_topic(party_id) +
-                                               std::string(wire::json_suffix));
+        const bool twin_ok = !twins || view.json_twins.contains(wire::members_topic(party_id) +
+                                                                std::string(wire::json_suffix));
         if (it != view.parties.end() && twin_ok && wire::encode(*snapshot) == it->second.payload) {
             continue;
         }
@@ -150,8 +150,8 @@ restore_report host::restore(const std::vector<retained_message>& retained, core
     constexpr std::string_view members_suffix = "/members/json";
     for (const auto& topic : view.json_twins) {
         if (!starts_with(topic, "party/") || !ends_with(topic, members_suffix)) continue;
-        const auto party_id = std::string_view(topic).substr(
-            6, topic.size() - 6 - members_suffix.size());
+        const auto party_id =
+            std::string_view(topic).substr(6, topic.size() - 6 - members_suffix.size());
         if (engine_.member_count(party_id) == 0 && !view.parties.contains(party_id)) {
             counted(publish{{topic, {}, true}, cfg_.output_qos, {}, false});
         }
@@ -199,9 +199,8 @@ restore_report host::restore(const std::vector<retained_message>& retained, core
     counters_.restore_republished = report.republished;
     if (want(note::kind::info)) {
         add_note(note::kind::info,
-                 "restore: records=" + std::to_string(report.records) +
-                     " users=" + std::to_string(report.users) +
-                     " parties=" + std::to_string(report.parties) +
+                 "restore: records=" + std::to_string(report.records) + " users=" +
+                     std::to_string(report.users) + " parties=" + std::to_string(report.parties) +
                      " rejected=" + std::to_string(report.rejected) +
                      " republished=" + std::to_string(report.republished) +
                      (report.upgraded && (report.users + report.parties) > 0

@@ -397,7 +397,8 @@ std::error_code from_proto(v1::UserRecord& in, core::user_record& out) {
     out.devices.clear();
     out.devices.resize(static_cast<std::size_t>(in.devices_size()));
     for (int i = 0; i < in.devices_size(); ++i) {
-        if (auto ec = from_proto(*in.mutable_devices(i), out.devices[static_cast<std::size_t>(i)])) {
+        if (auto ec =
+                from_proto(*in.mutable_devices(i), out.devices[static_cast<std::size_t>(i)])) {
             return ec;
         }
     }

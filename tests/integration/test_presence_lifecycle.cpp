@@ -79,9 +79,8 @@ TEST_CASE("plugin_clean_v311_disconnect_without_leave_goes_reconnecting_then_lef
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
     // The broker connection lives in the controller's private record (protocol v1.1).
     REQUIRE(s.watch->wait_until([&](const auto&) {
         const auto d = s.watch->recorded_device("alice", "alice-phone");
@@ -108,9 +107,8 @@ TEST_CASE("plugin_persistent_session_takeover_keeps_the_member_present_without_f
     app_device first(s.broker_.uri(), opts);
     first.connect();
     first.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
     REQUIRE(s.watch->wait_until([&](const auto&) {
         const auto d = s.watch->recorded_device("alice", "alice-phone");
         return d && d->connection_seq > 0;
@@ -223,9 +221,8 @@ TEST_CASE("plugin_controller_restart_with_the_same_broker_reconciles_nobody") {
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
     REQUIRE(s.watch->wait_until([&](const auto&) {
         const auto d = s.watch->recorded_device("alice", "alice-phone");
         return d && d->broker_epoch != 0;

@@ -7,8 +7,8 @@
 #include <algorithm>
 
 #include "presence/testing/query_client.hpp"
-#include "presence/wire/query.hpp"
 #include "presence/testing/tokens.hpp"
+#include "presence/wire/query.hpp"
 #include "stack.hpp"
 
 using namespace presence;

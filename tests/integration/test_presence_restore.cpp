@@ -27,12 +27,12 @@ struct crash_world {
     std::vector<std::unique_ptr<app_device>> stayers;
 
     explicit crash_world(std::size_t stayer_count)
-        : controller(options(b), b.dir()),
-          watch(b.uri(), {"party/+/members", "party/+/events"}) {
+        : controller(options(b), b.dir()), watch(b.uri(), {"party/+/members", "party/+/events"}) {
         controller.start_ready();
         for (std::size_t i = 0; i < stayer_count; ++i) {
             const auto user = "stay" + std::to_string(i);
-            stayers.push_back(std::make_unique<app_device>(b.uri(), stack::app(user, user + "-phone")));
+            stayers.push_back(
+                std::make_unique<app_device>(b.uri(), stack::app(user, user + "-phone")));
             stayers.back()->connect();
             stayers.back()->join("p");
         }
@@ -58,13 +58,16 @@ struct crash_world {
     }
 
     bool all_present(std::size_t members) {
-        return watch.wait_snapshot("p", [&](const core::party_snapshot* s) {
-            if (s == nullptr || s->members.size() != members) return false;
-            for (const auto& m : s->members) {
-                if (m.state != core::member_state::present) return false;
-            }
-            return true;
-        }, 20s);
+        return watch.wait_snapshot(
+            "p",
+            [&](const core::party_snapshot* s) {
+                if (s == nullptr || s->members.size() != members) return false;
+                for (const auto& m : s->members) {
+                    if (m.state != core::member_state::present) return false;
+                }
+                return true;
+            },
+            20s);
     }
 
     // Restarts after a kill -9 and waits past the grace period.
@@ -100,7 +103,7 @@ void died_before_the_crash(std::size_t stayers) {
     crash_world w(stayers);
     auto subject = w.subject_connect();
     REQUIRE(w.all_present(stayers + 1));
-    std::this_thread::sleep_for(interval + 500ms);  // quiet: the next change is a leading edge
+    std::this_thread::sleep_for(interval + 500ms);       // quiet: the next change is a leading edge
     w.stayers[0]->update_profile({"stay0 v2", "", ""});  // the leading edge goes out at once
     REQUIRE(w.watch.wait_snapshot("p", [](const core::party_snapshot* s) {
         const auto* m = find_member(s, "stay0");
@@ -175,9 +178,8 @@ TEST_CASE("public_json_snapshot_carries_no_session_ids_epochs_or_sequence_number
     app_device alice(s.broker_.uri(), stack::app("alice", "alice-phone"));
     alice.connect();
     alice.join("p");
-    REQUIRE(s.watch->wait_snapshot("p", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
     // A newcomer, as `mosquitto_sub -t 'party/p/members/json' -t 'presence/user/alice/json'`.
     observer newcomer(s.broker_.uri(), {"party/p/members/json", "presence/user/alice/json"});
     newcomer.sync();

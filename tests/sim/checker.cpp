@@ -92,8 +92,8 @@ void checker::check_batch(const world& w) {
             for (const auto* prev : {&before_snapshot, &before_event}) {
                 if (auto it = prev->find(ev.party_id); it != prev->end()) {
                     require(ev.revision > it->second, w,
-                            "event revision of " + ev.party_id + " did not grow: " +
-                                std::to_string(ev.revision) + " after " +
+                            "event revision of " + ev.party_id +
+                                " did not grow: " + std::to_string(ev.revision) + " after " +
                                 std::to_string(it->second));
                 }
             }
@@ -203,8 +203,8 @@ void checker::check_retained(const world& w) const {
         require(stored != retained.end(), w, "no retained record of known user " + user_id);
         require(stored->second == wire::encode(*user), w,
                 "retained record of " + user_id + " differs from the engine's");
-        require(record != retained.end() && record->second == wire::encode(*eng.record(user_id)),
-                w, "private record of " + user_id + " differs from the engine's");
+        require(record != retained.end() && record->second == wire::encode(*eng.record(user_id)), w,
+                "private record of " + user_id + " differs from the engine's");
     }
 }
 
@@ -274,8 +274,7 @@ void checker::converged(const world& w) const {
             live[dev.key.user_id][dev.key.device_id] = conn.session;
             if (w.config().plugin) {
                 const auto user = eng.user(dev.key.user_id);
-                const auto* view =
-                    user ? find_device(user->devices, dev.key.device_id) : nullptr;
+                const auto* view = user ? find_device(user->devices, dev.key.device_id) : nullptr;
                 require(view != nullptr && view->broker_epoch == conn.epoch &&
                             view->connection_seq == conn.seq,
                         w,

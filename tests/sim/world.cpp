@@ -60,8 +60,8 @@ world::world(const sim_config& config) : config_(config), rng_(config.seed) {
     }
     host_.emplace(host_config());
     trace("world: " + std::to_string(users) + " users, " + std::to_string(devices_.size()) +
-          " devices, " + std::to_string(parties) + " parties, snapshot_interval=" +
-          std::to_string(config_.snapshot_interval.count()) +
+          " devices, " + std::to_string(parties) +
+          " parties, snapshot_interval=" + std::to_string(config_.snapshot_interval.count()) +
           "ms coalesce_above=" + std::to_string(config_.coalesce_above));
     if (config_.plugin) {
         plugin_.session = "plugin";
@@ -86,8 +86,8 @@ time_point world::device_tail(std::size_t device_index) const {
     time_point tail = devices_[device_index].last_deliver_at;
     for (const auto& conn : connections_) {
         if (conn.device != device_index) continue;
-        tail = std::max(tail, conn.pending.empty() ? conn.last_deliver_at
-                                                   : conn.pending.back().deliver_at);
+        tail = std::max(
+            tail, conn.pending.empty() ? conn.last_deliver_at : conn.pending.back().deliver_at);
     }
     return tail;
 }
@@ -96,8 +96,8 @@ void world::enqueue_plugin(message msg) {
     msg.connection = plugin_connection;
     msg.seq = next_seq_++;
     msg.published = now_;
-    auto floor = plugin_.pending.empty() ? plugin_.last_deliver_at
-                                         : plugin_.pending.back().deliver_at;
+    auto floor =
+        plugin_.pending.empty() ? plugin_.last_deliver_at : plugin_.pending.back().deliver_at;
     if (msg.kind == inbound_kind::broker_epoch) {
         // A restarted broker delivers what it had queued for the controller first.
         for (const auto& conn : connections_) {
@@ -457,7 +457,8 @@ void world::enqueue(connection& conn, message msg) {
         floor = std::max(floor, dev.last_deliver_at);
     }
     if (config_.plugin) {
-        // One broker, one subscriber: nothing the device sends overtakes an earlier lifecycle event.
+        // One broker, one subscriber: nothing the device sends overtakes an earlier lifecycle
+        // event.
         floor = std::max(floor, plugin_.pending.empty() ? plugin_.last_deliver_at
                                                         : plugin_.pending.back().deliver_at);
     }
@@ -488,8 +489,8 @@ void world::maybe_duplicate(bool faults) {
             if (now_ - msg.deliver_at <= config_.max_dup_delay) recent.push_back(msg);
         }
         if (recent.empty() || !replay_.empty()) return;
-        const auto k = static_cast<std::size_t>(
-            rng_.between(1, static_cast<std::int64_t>(recent.size())));
+        const auto k =
+            static_cast<std::size_t>(rng_.between(1, static_cast<std::int64_t>(recent.size())));
         replay_.assign(recent.end() - static_cast<std::ptrdiff_t>(k), recent.end());
         stats_.duplicates += k;
         trace("broker: QoS 1 redelivery of the controller's last " + std::to_string(k) +

@@ -72,7 +72,7 @@ struct message {
     wire::inbound_kind kind = wire::inbound_kind::connect;
     std::size_t device = 0;
     std::size_t connection = 0;  // plugin_connection for the plugin's own publishes
-    std::string party;  // join and leave only
+    std::string party;           // join and leave only
     std::string session;
     std::string topic;
     std::string payload;
@@ -190,8 +190,7 @@ class world {
     void act_online(device& dev);
     void connect(device& dev);
     void publish(device& dev, wire::inbound_kind kind, const std::string& party = {});
-    void close(connection& conn, bool will,
-               core::connection_end end = core::connection_end::lost);
+    void close(connection& conn, bool will, core::connection_end end = core::connection_end::lost);
     void enqueue_will(connection& conn);
     void publish_lifecycle(connection& conn, wire::inbound_kind kind, core::connection_end end);
     void enqueue_plugin(message msg);

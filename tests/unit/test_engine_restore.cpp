@@ -12,7 +12,9 @@ namespace {
 
 // Restores a fresh engine from what the old one would have left retained on the broker (private
 // records and snapshots), through the host's restore path.
-engine restarted(const engine& old) { return restored_from(retained_of(old), engine_fixture::grace); }
+engine restarted(const engine& old) {
+    return restored_from(retained_of(old), engine_fixture::grace);
+}
 
 // The upgrade path: no private records, only public records as a controller before protocol
 // v1.1 left them (user records with their devices' private fields) and party snapshots taken
@@ -21,7 +23,8 @@ engine restarted_with_lagging(const engine& old, const std::vector<party_snapsho
     std::vector<presence::host::retained_message> retained;
     for (const auto& user_id : {"alice", "bob", "carol"}) {
         if (old.user(user_id)) {
-            retained.push_back({presence::wire::user_topic(user_id), legacy_user_payload(old, user_id)});
+            retained.push_back(
+                {presence::wire::user_topic(user_id), legacy_user_payload(old, user_id)});
         }
     }
     for (const auto& p : lagging) {
@@ -116,8 +119,9 @@ TEST_SUITE("engine restore") {
         CHECK(fresh.snapshot("r")->revision > snap.revision);
     }
 
-    TEST_CASE_FIXTURE(engine_fixture,
-                      "sessions that ended before a restart stay stale after it (QoS 1 redelivery)") {
+    TEST_CASE_FIXTURE(
+        engine_fixture,
+        "sessions that ended before a restart stay stale after it (QoS 1 redelivery)") {
         // Found by the simulation: a takeover, then a crash, then the broker redelivers the
         // unacknowledged connect of the old session to the restarted controller.
         present("p", "alice", "phone", "s1");
@@ -216,4 +220,3 @@ TEST_SUITE("engine restore") {
         CHECK(member_ids(fresh.snapshot("big")) == std::vector<std::string>{"bob"});
     }
 }
-

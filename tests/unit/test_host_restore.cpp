@@ -214,9 +214,10 @@ TEST_CASE("host_new_broker_epoch_republishes_every_record_snapshot_and_user_reco
     r.drain();
     std::set<std::string> topics;
     for (const auto& p : r.last) topics.insert(p.message.topic);
-    for (const auto& t : {wire::members_topic("a"), wire::members_topic("b"),
-                          wire::user_topic("ann"), wire::user_topic("ben"),
-                          wire::controller_state_topic("ann"), wire::controller_state_topic("ben")}) {
+    for (const auto& t :
+         {wire::members_topic("a"), wire::members_topic("b"), wire::user_topic("ann"),
+          wire::user_topic("ben"), wire::controller_state_topic("ann"),
+          wire::controller_state_topic("ben")}) {
         CAPTURE(t);
         CHECK(topics.contains(t));
     }

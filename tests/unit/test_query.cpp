@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "presence/core/engine.hpp"
+#include "presence/host/query.hpp"
 #include "presence/v1/presence.pb.h"
 #include "presence/wire/query.hpp"
-#include "presence/host/query.hpp"
 #include "test_wire_random.hpp"
 
 using namespace presence;
@@ -320,9 +320,9 @@ TEST_CASE("answer_query answers JSON with JSON and refuses what it must not answ
     CHECK(decode(a).status == query_status::bad_request);
 
     // Over the payload limit: refused before decoding, in the request's form.
-    a = host::answer_query(
-        engine, {"presence/query/carol/carol-phone", "{" + std::string(100, ' ') + "}",
-                 std::string("presence/reply/carol/carol-phone"), 50});
+    a = host::answer_query(engine,
+                           {"presence/query/carol/carol-phone", "{" + std::string(100, ' ') + "}",
+                            std::string("presence/reply/carol/carol-phone"), 50});
     CHECK(a.status == query_status::too_large);
     CHECK(wire::is_json_payload(a.reply.payload));
     CHECK(decode(a).error.find("at most 50") != std::string::npos);

@@ -15,8 +15,9 @@
 namespace presence::core::testing {
 
 // The private records of the named users and every party's public snapshot.
-inline std::vector<host::retained_message> retained_of(
-    const engine& old, std::initializer_list<const char*> users = {"alice", "bob", "carol"}) {
+inline std::vector<host::retained_message> retained_of(const engine& old,
+                                                       std::initializer_list<const char*> users = {
+                                                           "alice", "bob", "carol"}) {
     std::vector<host::retained_message> out;
     for (const auto* user_id : users) {
         if (auto r = old.record(user_id)) {
@@ -42,8 +43,7 @@ inline std::string legacy_user_payload(const engine& old, const std::string& use
 }
 
 // A fresh engine restored from `retained` the way the controller restores (no coalescing).
-inline engine restored_from(const std::vector<host::retained_message>& retained,
-                            duration grace) {
+inline engine restored_from(const std::vector<host::retained_message>& retained, duration grace) {
     engine fresh{engine_config{grace, 4}};
     host::restore_engine(fresh, retained, time_point{}, false);
     return fresh;

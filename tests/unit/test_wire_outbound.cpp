@@ -99,8 +99,7 @@ TEST_CASE("a snapshot renders as retained binary and JSON on party/<p>/members")
     core::party_snapshot back;
     REQUIRE_FALSE(decode(out[0].payload, back));
     CHECK(back == lean(snapshot));
-    CHECK(from_json_twin<v1::PartyMembers, core::party_snapshot>(out[1].payload) ==
-          lean(snapshot));
+    CHECK(from_json_twin<v1::PartyMembers, core::party_snapshot>(out[1].payload) == lean(snapshot));
 }
 
 TEST_CASE("a cleared party renders as empty retained payloads on both snapshot topics") {
@@ -115,11 +114,11 @@ TEST_CASE("a cleared party renders as empty retained payloads on both snapshot t
 }
 
 TEST_CASE("without json twins every effect renders its protobuf message alone") {
-    const core::party_event event{"p1",           43, core::event_kind::joined,
-                                  core::leave_reason::explicit_leave, alice_present(), t0};
-    for (const core::effect& e :
-         std::vector<core::effect>{core::publish_snapshot{sample_snapshot()},
-                                   core::publish_event{event}}) {
+    const core::party_event event{
+        "p1", 43, core::event_kind::joined, core::leave_reason::explicit_leave, alice_present(),
+        t0};
+    for (const core::effect& e : std::vector<core::effect>{
+             core::publish_snapshot{sample_snapshot()}, core::publish_event{event}}) {
         std::vector<outbound> out;
         render(e, out, {.json_twins = false});
         REQUIRE(out.size() == 1);
@@ -154,9 +153,12 @@ TEST_CASE("an event renders as non-retained binary and JSON on party/<p>/events"
 }
 
 TEST_CASE("a user record renders as retained binary and JSON on presence/user/<u>") {
-    const core::user_presence user{
-        "alice",     true, t0, {"Alice", "", ""}, {{"phone", core::device_state::live, {}, "s1", {}}},
-        {"p1", "p2"}};
+    const core::user_presence user{"alice",
+                                   true,
+                                   t0,
+                                   {"Alice", "", ""},
+                                   {{"phone", core::device_state::live, {}, "s1", {}}},
+                                   {"p1", "p2"}};
     const auto out = rendered(core::publish_user{user});
     REQUIRE(out.size() == 2);
     CHECK(out[0].topic == "presence/user/alice");
@@ -188,20 +190,24 @@ TEST_CASE("snapshot JSON is one line with proto field names and every primitive 
           R"("avatar_url":"https://example.com/alice.png")", R"("status_text":"at the party")",
           R"("state":"MEMBER_STATE_RECONNECTING")", R"("display_name":"")",
           R"("updated_at":"2023-11-14T22:13:20.123Z")", R"("joined_at":"2023-11-14T22:13:20.123Z")",
-          R"("reconnect_deadline":"2023-11-14T22:15:20.123Z")",
-          R"("state":"DEVICE_STATE_LIVE")"}) {
+          R"("reconnect_deadline":"2023-11-14T22:15:20.123Z")", R"("state":"DEVICE_STATE_LIVE")"}) {
         CHECK(contains(json, part));
     }
     CHECK_FALSE(contains(json, "partyId"));
     // The lean public protocol (v1.1): no controller bookkeeping in what apps receive.
-    for (const char* field : {"session_id", "ended_session_ids", "broker_epoch", "connection_seq"}) {
+    for (const char* field :
+         {"session_id", "ended_session_ids", "broker_epoch", "connection_seq"}) {
         CHECK_FALSE(contains(json, field));
-        CHECK_FALSE(contains(encode_json(sample_snapshot().members[0].devices.empty()
-                                             ? core::user_presence{}
-                                             : core::user_presence{"alice", true, t0, {},
-                                                                   sample_snapshot().members[0].devices,
-                                                                   {"p1"}}),
-                             field));
+        CHECK_FALSE(
+            contains(encode_json(sample_snapshot().members[0].devices.empty()
+                                     ? core::user_presence{}
+                                     : core::user_presence{"alice",
+                                                           true,
+                                                           t0,
+                                                           {},
+                                                           sample_snapshot().members[0].devices,
+                                                           {"p1"}}),
+                     field));
     }
 }
 

@@ -6,9 +6,9 @@
 // snapshot out at most once per interval (the first change after a quiet interval goes out at
 // once); clients apply events as they come and fall back to the retained snapshot when they see a
 // revision gap (docs/protocol.md). The interval grows with the party: interval x (members /
-// members_per_interval), at least 1x and at most max_scale x, so a snapshot's bytes per second stay about the same
-// whatever the party's size (measured: a 10,000-member party every 100 ms cost the controller
-// more CPU than one core could give). Small parties are never delayed.
+// members_per_interval), at least 1x and at most max_scale x, so a snapshot's bytes per second stay
+// about the same whatever the party's size (measured: a 10,000-member party every 100 ms cost the
+// controller more CPU than one core could give). Small parties are never delayed.
 
 #include <chrono>
 #include <cstddef>
@@ -74,7 +74,7 @@ class snapshot_coalescer {
 
     std::chrono::milliseconds interval_;
     std::size_t above_;
-    std::map<std::string, entry, std::less<>> parties_;  // big parties seen within an interval
+    std::map<std::string, entry, std::less<>> parties_;   // big parties seen within an interval
     std::set<std::pair<time_point, std::string>> queue_;  // pending: (due, party)
 };
 

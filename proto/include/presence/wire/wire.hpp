@@ -10,9 +10,9 @@
 #include <system_error>
 #include <vector>
 
-#include "presence/wire/identifier.hpp"
 #include "presence/core/engine.hpp"
 #include "presence/core/types.hpp"
+#include "presence/wire/identifier.hpp"
 
 namespace presence::wire {
 
