@@ -112,6 +112,7 @@ inline const std::vector<metric>& metric_table() {
          [](s m, std::vector<metric_sample>& out) {
              out.push_back({{"users"}, m.c.restored_users});
              out.push_back({{"parties"}, m.c.restored_parties});
+             out.push_back({{"records"}, m.c.restored_records});
              out.push_back({{"rejected"}, m.c.restore_rejected, "restore_rejected"});
          }},
         {"live_devices",
@@ -211,6 +212,19 @@ inline const std::vector<metric>& metric_table() {
      "Snapshots of big parties (above --coalesce-above) published late by the coalescer.",
      {},
      one<[](s m) { return m.c.coalesced_snapshots; }>},
+    {"restore_republished",
+     "presence_restore_republished_total",
+     metric_type::counter,
+     "Public snapshots, user records and private records republished after a restore because "
+     "the retained copy differed from the restored truth.",
+     {},
+     one<[](s m) { return m.c.restore_republished; }>},
+    {"epoch_republished",
+     "presence_epoch_republished_total",
+     metric_type::counter,
+     "Records republished after a new broker epoch (a restarted broker may hold stale copies).",
+     {},
+     one<[](s m) { return m.c.epoch_republished; }>},
     {"query",
      "presence_queries_total",
      metric_type::counter,

@@ -19,43 +19,6 @@ std::string random_nonce() {
     return std::to_string(value);
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
-// Decodes one retained message into `state`; false when it is malformed or names another topic.
-bool collect(const mqtt::message& msg, retained_state& state) {
-    const std::string& topic = msg.get_topic();
-    const std::string& payload = msg.get_payload();
-    if (payload.empty()) return true;  // a cleared retained message carries nothing to restore
-    if (starts_with(topic, "party/")) {
-        core::party_snapshot s;
-        if (const auto ec = wire::decode(payload, s)) {
-            spdlog::warn("restore: rejected topic={} reason={}", topic, ec.message());
-            return false;
-        }
-        if (wire::members_topic(s.party_id) != topic) {
-            spdlog::warn("restore: rejected topic={} reason=party_id {} does not match", topic,
-                         s.party_id);
-            return false;
-        }
-        state.parties.push_back(std::move(s));
-        return true;
-    }
-    core::user_presence u;
-    if (const auto ec = wire::decode(payload, u)) {
-        spdlog::warn("restore: rejected topic={} reason={}", topic, ec.message());
-        return false;
-    }
-    if (wire::user_topic(u.user_id) != topic) {
-        spdlog::warn("restore: rejected topic={} reason=user_id {} does not match", topic,
-                     u.user_id);
-        return false;
-    }
-    state.users.push_back(std::move(u));
-    return true;
-}
-
 }  // namespace
 
 std::optional<retained_state> fetch_retained_state(const config& cfg,
@@ -73,8 +36,11 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
 
     const auto subscribed = client.subscribe(
         mqtt::string_collection::create(
-            {std::string(wire::user_subscription), std::string(wire::snapshot_subscription)}),
-        {1, 1});
+            {std::string(wire::user_subscription), std::string(wire::snapshot_subscription),
+             std::string(wire::user_subscription) + std::string(wire::json_suffix),
+             std::string(wire::snapshot_subscription) + std::string(wire::json_suffix),
+             std::string(wire::controller_state_subscription)}),
+        {1, 1, 1, 1, 1});
     if (wait_token(subscribed, stop, subscribe_timeout) &&
         wait_token(client.subscribe(marker_topic, 1), stop, subscribe_timeout)) {
         client.publish(marker_topic, nonce.data(), nonce.size(), 1, false);
@@ -96,7 +62,7 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
                 }
                 continue;
             }
-            if (!collect(*msg, state)) ++state.rejected;
+            state.messages.push_back({msg->get_topic(), msg->get_payload_str()});
         }
     }
 
@@ -108,9 +74,8 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
             "arrived",
             took.count());
     }
-    spdlog::info("restore: users={} parties={} rejected={} complete={} took={}ms",
-                 state.users.size(), state.parties.size(), state.rejected, state.complete,
-                 took.count());
+    spdlog::info("restore: read {} retained messages, complete={} took={}ms", state.messages.size(),
+                 state.complete, took.count());
     try {
         client.disconnect()->wait_for(std::chrono::seconds(3));
         spdlog::debug("restore: disconnected");

@@ -45,11 +45,6 @@ std::uint64_t sum(const auto& values) {
 
 }  // namespace
 
-const char* query_kind_name(std::size_t k) {
-    return k < wire::query_kind_count ? wire::to_string(static_cast<wire::query_kind>(k))
-                                      : "unknown";
-}
-
 std::string to_json(const metrics_snapshot& m) {
     json_object j;
     std::vector<metric_sample> samples;

@@ -73,6 +73,23 @@ void engine::restore(const user_presence& user) { state_->restore(user); }
 
 void engine::restore(const party_snapshot& snapshot) { state_->restore(snapshot); }
 
+void engine::restore(const user_record& record) { state_->restore(record); }
+
+void engine::restore_party(std::string_view party_id, std::uint64_t revision,
+                           time_point updated_at) {
+    state_->restore_party(party_id, revision, updated_at);
+}
+
+std::size_t engine::seed_revisions(time_point now, bool every_party) {
+    return state_->seed_revisions(now, every_party);
+}
+
+void engine::bump_revision(std::string_view party_id) { state_->bump_revision(party_id); }
+
+std::optional<user_record> engine::record(std::string_view user_id) const {
+    return state_->record(user_id);
+}
+
 std::size_t engine::reconcile_restored(const user_presence& user) {
     return state_->reconcile_restored(user);
 }

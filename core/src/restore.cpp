@@ -154,3 +154,92 @@ std::size_t engine::state::reconcile_restored(const user_presence& user) {
 }
 
 }  // namespace presence::core
+
+namespace presence::core {
+
+std::vector<std::string> engine::user_ids() const {
+    std::vector<std::string> out;
+    out.reserve(state_->users_.size());
+    for (const auto& [user_id, user] : state_->users_) out.push_back(user_id);
+    return out;
+}
+
+std::optional<user_record> engine::state::record(std::string_view user_id) const {
+    const auto user = users_.find(user_id);
+    if (user == users_.end()) return std::nullopt;
+    user_record out;
+    out.user_id = std::string(user_id);
+    out.last_seen = user->second.last_seen;
+    out.profile = user->second.prof;
+    std::map<std::string, std::vector<std::string>, std::less<>> members;  // party -> devices
+    for (const auto& [device_id, dev] : user->second.devices) {
+        out.devices.push_back(view_of(device_id, dev));
+        for (const auto& party_id : dev.parties) members[party_id].push_back(device_id);
+    }
+    for (auto& [party_id, devices] : members) {
+        const auto party = parties_.find(party_id);
+        PRESENCE_ASSERT(party != parties_.end(), "a device's parties exist");
+        const auto member = party->second.members.find(user_id);
+        PRESENCE_ASSERT(member != party->second.members.end(), "a device's party lists its user");
+        out.memberships.push_back({party_id, member->second.joined_at, std::move(devices)});
+    }
+    return out;
+}
+
+void engine::state::restore(const user_record& record) {
+    if (record.devices.empty()) return;
+    auto& rec = users_[record.user_id];
+    rec.prof = record.profile;
+    rec.last_seen = record.last_seen;
+    for (const auto& view : record.devices) {
+        restore_device({record.user_id, view.device_id}, rec.devices[view.device_id], view);
+    }
+    for (const auto& m : record.memberships) {
+        auto& party = parties_[m.party_id];
+        // Until restore_party() gives the published one: the latest input a record shows.
+        if (party.updated_at < record.last_seen) party.updated_at = record.last_seen;
+        for (const auto& device_id : m.device_ids) {
+            const auto dev = rec.devices.find(device_id);
+            if (dev == rec.devices.end()) continue;  // a record names only its own devices
+            auto [member, joined] = party.members.try_emplace(record.user_id);
+            if (joined) {
+                member->second.joined_at = m.joined_at;
+                party.join_order.emplace(m.joined_at, record.user_id);
+            }
+            member->second.devices.insert(device_id);
+            dev->second.parties.insert(m.party_id);
+        }
+        if (party.members.empty()) parties_.erase(m.party_id);
+    }
+}
+
+void engine::state::restore_party(std::string_view party_id, std::uint64_t revision,
+                                  time_point updated_at) {
+    const auto party = parties_.find(party_id);
+    if (party == parties_.end()) return;
+    party->second.revision = std::max(party->second.revision, revision);
+    party->second.updated_at = updated_at;
+    highest_revision_ = std::max(highest_revision_, party->second.revision);
+}
+
+std::size_t engine::state::seed_revisions(time_point now, bool every_party) {
+    // first_revision() is also the rule for new parties; computed once, before raising any.
+    const auto seed = first_revision(now);
+    std::size_t raised = 0;
+    for (auto& [party_id, party] : parties_) {
+        if (party.revision >= seed || (!every_party && party.revision != 0)) continue;
+        party.revision = seed;
+        ++raised;
+    }
+    if (raised > 0) highest_revision_ = std::max(highest_revision_, seed);
+    return raised;
+}
+
+void engine::state::bump_revision(std::string_view party_id) {
+    const auto party = parties_.find(party_id);
+    if (party == parties_.end()) return;
+    ++party->second.revision;
+    highest_revision_ = std::max(highest_revision_, party->second.revision);
+}
+
+}  // namespace presence::core

@@ -146,6 +146,11 @@ struct engine::state {
     void restore(const user_presence& user);
     void restore(const party_snapshot& snapshot);
     std::size_t reconcile_restored(const user_presence& user);
+    void restore(const user_record& record);
+    void restore_party(std::string_view party_id, std::uint64_t revision, time_point updated_at);
+    std::size_t seed_revisions(time_point now, bool every_party);
+    void bump_revision(std::string_view party_id);
+    std::optional<user_record> record(std::string_view user_id) const;
     void restore_device(const device_key& key, detail::device_rec& dev, const device_view& view);
 
     detail::user_rec* find_user(std::string_view user_id);

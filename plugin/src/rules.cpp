@@ -4,7 +4,9 @@ namespace presence::plugin {
 
 namespace {
 
-// Topics (or filters) that every app may read: the controller's public outputs.
+// Topics (or filters) that every app may read: the controller's public outputs. The controller's
+// private state (presence/controller/state/...) and stats are not among them: only the
+// controller role reads and writes those (the observer role may read the stats).
 bool public_output(const wire::parsed_topic& t) {
     return t.what == wire::topic_class::output || t.what == wire::topic_class::controller_status;
 }

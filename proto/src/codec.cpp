@@ -188,6 +188,36 @@ std::error_code decode(std::string_view payload, core::party_event& out) {
     return decode_binary<v1::PartyEvent>(payload, out);
 }
 
+std::string encode(const core::user_record& r) { return encode_binary<v1::UserRecord>(r); }
+std::error_code decode(std::string_view payload, core::user_record& out) {
+    return decode_binary<v1::UserRecord>(payload, out);
+}
+
+namespace {
+
+template <class Legacy, class Value>
+std::error_code decode_with_private_fields(std::string_view payload, Value& out) {
+    if (auto ec = decode(payload, out)) return ec;
+    Legacy legacy;
+    if (!legacy.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        return error::bad_payload;
+    }
+    return detail::restore_private_fields(legacy, out);
+}
+
+}  // namespace
+
+std::error_code decode_legacy(std::string_view payload, core::party_snapshot& out) {
+    return decode_with_private_fields<v1::LegacyPartyMembers>(payload, out);
+}
+std::error_code decode_legacy(std::string_view payload, core::user_presence& out) {
+    return decode_with_private_fields<v1::LegacyUserPresence>(payload, out);
+}
+
+std::string controller_state_topic(std::string_view user_id) {
+    return std::string(controller_state_prefix) + std::string(user_id);
+}
+
 std::string encode_connect(std::string_view session_id, const core::profile& profile) {
     v1::Connect message;
     message.set_session_id(std::string(session_id));

@@ -146,10 +146,16 @@ void to_proto(const core::device_view& in, v1::Device& out) {
     } else {
         out.clear_reconnect_deadline();
     }
+}
+
+void to_proto(const core::device_view& in, v1::DeviceRecord& out) {
+    out.set_device_id(in.device_id);
+    out.set_state(to_proto(in.state));
+    if (in.state == core::device_state::reconnecting) {
+        to_proto(in.reconnect_deadline, *out.mutable_reconnect_deadline());
+    }
     out.set_session_id(in.session_id);
-    auto& ended = *out.mutable_ended_session_ids();
-    ended.Clear();
-    for (const auto& e : in.ended_session_ids) *ended.Add() = e;
+    for (const auto& e : in.ended_session_ids) *out.add_ended_session_ids() = e;
     out.set_broker_epoch(in.broker_epoch);
     out.set_connection_seq(in.connection_seq);
 }
@@ -172,6 +178,22 @@ void to_proto(const core::member_view& in, v1::Member& out) {
 
 std::error_code from_proto(v1::Device& in, core::device_view& out) {
     if (!valid_identifier(in.device_id())) return error::bad_identifier;
+    if (!from_proto(in.state(), out.state)) return error::bad_payload;
+    out.reconnect_deadline = {};
+    if (in.has_reconnect_deadline() &&
+        !from_proto(in.reconnect_deadline(), out.reconnect_deadline)) {
+        return error::bad_payload;
+    }
+    out.device_id = std::move(*in.mutable_device_id());
+    out.session_id.clear();
+    out.ended_session_ids.clear();
+    out.broker_epoch = 0;
+    out.connection_seq = 0;
+    return {};
+}
+
+std::error_code from_proto(v1::DeviceRecord& in, core::device_view& out) {
+    if (!valid_identifier(in.device_id())) return error::bad_identifier;
     if (!valid_session_id(in.session_id())) return error::bad_session_id;
     if (!from_proto(in.state(), out.state)) return error::bad_payload;
     out.reconnect_deadline = {};
@@ -191,6 +213,16 @@ std::error_code from_proto(v1::Device& in, core::device_view& out) {
     out.session_id = std::move(*in.mutable_session_id());
     out.broker_epoch = in.broker_epoch();
     out.connection_seq = in.connection_seq();
+    return {};
+}
+
+// The private fields of a legacy (pre-v1.1) device, copied onto the lean view decoded from the
+// same bytes; the device ids must agree, as they do in one payload.
+std::error_code restore_private_fields(v1::DeviceRecord& in, core::device_view& out) {
+    core::device_view full;
+    if (auto ec = from_proto(in, full)) return ec;
+    if (full.device_id != out.device_id) return error::bad_payload;
+    out = std::move(full);
     return {};
 }
 
@@ -356,6 +388,85 @@ bool parse_message(std::string_view payload, google::protobuf::Message& message,
     }
     if (payload.size() > INT_MAX) return false;
     return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+}
+
+void to_proto(const core::user_record& in, v1::UserRecord& out) {
+    out.set_user_id(in.user_id);
+    to_proto(in.last_seen, *out.mutable_last_seen());
+    detail::to_proto(in.profile, *out.mutable_profile());
+    for (const auto& d : in.devices) to_proto(d, *out.add_devices());
+    for (const auto& m : in.memberships) {
+        auto& rec = *out.add_memberships();
+        rec.set_party_id(m.party_id);
+        to_proto(m.joined_at, *rec.mutable_joined_at());
+        for (const auto& d : m.device_ids) rec.add_device_ids(d);
+    }
+}
+
+std::error_code from_proto(v1::UserRecord& in, core::user_record& out) {
+    if (!valid_identifier(in.user_id())) return error::bad_identifier;
+    if (!valid_profile(in.profile())) return error::bad_profile;
+    if (!from_optional(in.has_last_seen() ? &in.last_seen() : nullptr, out.last_seen)) {
+        return error::bad_payload;
+    }
+    out.devices.clear();
+    out.devices.resize(static_cast<std::size_t>(in.devices_size()));
+    for (int i = 0; i < in.devices_size(); ++i) {
+        if (auto ec =
+                from_proto(*in.mutable_devices(i), out.devices[static_cast<std::size_t>(i)])) {
+            return ec;
+        }
+    }
+    out.memberships.clear();
+    for (auto& m : *in.mutable_memberships()) {
+        if (!valid_identifier(m.party_id())) return error::bad_identifier;
+        core::membership_record rec;
+        if (!from_optional(m.has_joined_at() ? &m.joined_at() : nullptr, rec.joined_at)) {
+            return error::bad_payload;
+        }
+        for (auto& d : *m.mutable_device_ids()) {
+            if (!valid_identifier(d)) return error::bad_identifier;
+            rec.device_ids.push_back(std::move(d));
+        }
+        rec.party_id = std::move(*m.mutable_party_id());
+        out.memberships.push_back(std::move(rec));
+    }
+    out.user_id = std::move(*in.mutable_user_id());
+    detail::from_proto(*in.mutable_profile(), out.profile);
+    return {};
+}
+
+std::error_code restore_private_fields(v1::LegacyPartyMembers& in, core::party_snapshot& out) {
+    if (static_cast<std::size_t>(in.members_size()) != out.members.size()) {
+        return error::bad_payload;
+    }
+    for (int i = 0; i < in.members_size(); ++i) {
+        auto& member = *in.mutable_members(i);
+        auto& view = out.members[static_cast<std::size_t>(i)];
+        if (static_cast<std::size_t>(member.devices_size()) != view.devices.size()) {
+            return error::bad_payload;
+        }
+        for (int d = 0; d < member.devices_size(); ++d) {
+            if (auto ec = restore_private_fields(*member.mutable_devices(d),
+                                                 view.devices[static_cast<std::size_t>(d)])) {
+                return ec;
+            }
+        }
+    }
+    return {};
+}
+
+std::error_code restore_private_fields(v1::LegacyUserPresence& in, core::user_presence& out) {
+    if (static_cast<std::size_t>(in.devices_size()) != out.devices.size()) {
+        return error::bad_payload;
+    }
+    for (int d = 0; d < in.devices_size(); ++d) {
+        if (auto ec = restore_private_fields(*in.mutable_devices(d),
+                                             out.devices[static_cast<std::size_t>(d)])) {
+            return ec;
+        }
+    }
+    return {};
 }
 
 }  // namespace presence::wire::detail

@@ -53,4 +53,13 @@ inline bool parse_message(std::string_view payload, google::protobuf::Message& m
     return payload.empty() || parse_message(payload, message, is_json_payload(payload));
 }
 
+// The controller-private durable record of a user (presence/controller/state/user/<u>).
+void to_proto(const core::user_record& in, v1::UserRecord& out);
+std::error_code from_proto(v1::UserRecord& in, core::user_record& out);
+
+// Upgrade path: copies the private device fields of a pre-v1.1 public snapshot or user record
+// (parsed as its Legacy message) onto the lean values decoded from the same bytes.
+std::error_code restore_private_fields(v1::LegacyPartyMembers& in, core::party_snapshot& out);
+std::error_code restore_private_fields(v1::LegacyUserPresence& in, core::user_presence& out);
+
 }  // namespace presence::wire::detail

@@ -165,17 +165,6 @@ void append_device(const v1::Device& d, std::string& out) {
     append_json_string(d.device_id(), out);
     out.append(",\"state\":");
     append_enum(v1::DeviceState_Name(d.state()), d.state(), out);
-    out.append(",\"session_id\":");
-    append_json_string(d.session_id(), out);
-    out.append(",\"ended_session_ids\":[");
-    for (int i = 0; i < d.ended_session_ids_size(); ++i) {
-        if (i > 0) out.push_back(',');
-        append_json_string(d.ended_session_ids(i), out);
-    }
-    out.append("],\"broker_epoch\":");
-    append_uint64(d.broker_epoch(), out);
-    out.append(",\"connection_seq\":");
-    append_uint64(d.connection_seq(), out);
     if (d.has_reconnect_deadline()) {
         out.append(",\"reconnect_deadline\":");
         append_timestamp(d.reconnect_deadline(), out);

@@ -11,6 +11,8 @@
 #include "presence/testing/controller_process.hpp"
 #include "presence/testing/observer.hpp"
 #include "presence/testing/raw_device.hpp"
+#include "presence/testing/tokens.hpp"
+#include "presence/wire/wire.hpp"
 
 namespace presence::testing {
 
@@ -28,11 +30,14 @@ struct stack {
     explicit stack(stack_options options = {})
         : broker_(options.broker), controller_(controller_for(options, broker_), broker_.dir()) {
         controller_.start_ready();
-        watch = std::make_unique<observer>(
-            broker_.uri(),
-            std::vector<std::string>{"party/+/members", "party/+/events",
-                                     "presence/controller/stats", "presence/user/+"},
-            options.observer);
+        std::vector<std::string> topics{"party/+/members", "party/+/events",
+                                        "presence/controller/stats", "presence/user/+"};
+        // The controller's private records, where the observer may read them (no ACL, or the
+        // controller's own role): tests of sessions and broker connections look there.
+        if (options.observer.username.empty() || options.observer.username == controller_user) {
+            topics.push_back(std::string(wire::controller_state_subscription));
+        }
+        watch = std::make_unique<observer>(broker_.uri(), topics, options.observer);
     }
 
     // Settings of an app device on this stack's broker.

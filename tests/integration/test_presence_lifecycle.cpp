@@ -72,11 +72,6 @@ std::size_t count_events(const observer& o, std::string_view party, std::string_
         events.begin(), events.end(), [&](const auto& e) { return event_of(e, user, kind); }));
 }
 
-const core::device_view* device_in(const core::party_snapshot* p, std::string_view user) {
-    const auto* m = find_member(p, user);
-    return m == nullptr || m->devices.empty() ? nullptr : &m->devices.front();
-}
-
 }  // namespace
 
 TEST_CASE("plugin_clean_v311_disconnect_without_leave_goes_reconnecting_then_left") {
@@ -84,9 +79,12 @@ TEST_CASE("plugin_clean_v311_disconnect_without_leave_goes_reconnecting_then_lef
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        const auto* d = device_in(p, "alice");
-        return is_present(p, "alice") && d != nullptr && d->connection_seq > 0;
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
+    // The broker connection lives in the controller's private record (protocol v1.1).
+    REQUIRE(s.watch->wait_until([&](const auto&) {
+        const auto d = s.watch->recorded_device("alice", "alice-phone");
+        return d && d->connection_seq > 0;
     }));
 
     alice.disconnect();  // a clean MQTT 3.1.1 DISCONNECT: the broker sends no will
@@ -109,21 +107,22 @@ TEST_CASE("plugin_persistent_session_takeover_keeps_the_member_present_without_f
     app_device first(s.broker_.uri(), opts);
     first.connect();
     first.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        const auto* d = device_in(p, "alice");
-        return is_present(p, "alice") && d != nullptr && d->connection_seq > 0;
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
+    REQUIRE(s.watch->wait_until([&](const auto&) {
+        const auto d = s.watch->recorded_device("alice", "alice-phone");
+        return d && d->connection_seq > 0;
     }));
-    const auto joined = s.watch->latest_snapshot("p1");
-    const auto first_seq = device_in(&*joined, "alice")->connection_seq;
+    const auto first_seq = s.watch->recorded_device("alice", "alice-phone")->connection_seq;
 
     // The same client id connects again (network switch): the broker takes the session over and
     // sends no will; the plugin reports the new connection before the old one's end.
     app_device second(s.broker_.uri(), opts);  // a fresh app session id
     second.connect();
     second.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [&](const core::party_snapshot* p) {
-        const auto* d = device_in(p, "alice");
-        return d != nullptr && d->session_id == second.session() && d->connection_seq > first_seq;
+    REQUIRE(s.watch->wait_until([&](const auto&) {
+        const auto d = s.watch->recorded_device("alice", "alice-phone");
+        return d && d->session_id == second.session() && d->connection_seq > first_seq;
     }));
     CHECK(s.watch->wait_stat("outcome_lifecycle_disconnected_stale",
                              [](double v) { return v >= 1; }));
@@ -222,9 +221,11 @@ TEST_CASE("plugin_controller_restart_with_the_same_broker_reconciles_nobody") {
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        const auto* d = device_in(p, "alice");
-        return is_present(p, "alice") && d != nullptr && d->broker_epoch != 0;
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
+    REQUIRE(s.watch->wait_until([&](const auto&) {
+        const auto d = s.watch->recorded_device("alice", "alice-phone");
+        return d && d->broker_epoch != 0;
     }));
     s.controller_.kill9();
     s.controller_.start_ready();

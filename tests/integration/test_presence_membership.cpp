@@ -149,7 +149,7 @@ TEST_CASE("reconnect_within_grace_never_flickers") {
     const auto* final_member = find_member(&*final_snapshot, "alice");
     REQUIRE(final_member != nullptr);
     REQUIRE(final_member->devices.size() == 1);
-    CHECK(final_member->devices[0].session_id == second_link.session());
+    CHECK(s.watch->recorded_device("alice", "alice-phone")->session_id == second_link.session());
     CHECK(stop_controller(s) == 0);
 }
 
@@ -172,7 +172,11 @@ TEST_CASE("takeover_with_stale_will_is_ignored") {
     new_link.join("p1");
     REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
         const auto* m = find_member(p, "alice");
-        return is_present(p, "alice") && m->devices.size() == 1 && m->devices[0].session_id == "s2";
+        return is_present(p, "alice") && m->devices.size() == 1;
+    }));
+    REQUIRE(s.watch->wait_until([&](const auto&) {
+        const auto d = s.watch->recorded_device("alice", "alice-phone");
+        return d && d->session_id == "s2";
     }));
 
     // The old session's will, delivered late (a retry, a slow path): it must change nothing.

@@ -31,7 +31,9 @@ class checker {
     void check_retained(const world& w) const;
     void check_ghosts(const world& w) const;
 
-    std::map<std::string, std::uint64_t> last_revision_;  // per party, as published
+    std::map<std::string, std::uint64_t> last_snapshot_;        // per party, as published
+    std::map<std::string, std::uint64_t> last_event_;           // per party, as published
+    std::map<std::string, std::string> last_snapshot_payload_;  // per party, as published
 };
 
 }  // namespace presence::sim

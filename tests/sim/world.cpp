@@ -15,11 +15,8 @@ namespace {
 
 duration ms(std::int64_t count) { return duration(count); }
 
-// Whether a retained topic holds the protobuf form of an output of this kind.
-bool is_output(std::string_view topic, wire::output_kind kind) {
-    wire::parsed_topic t;
-    return wire::parse_topic(topic, t) == wire::topic_error::ok &&
-           t.what == wire::topic_class::output && t.output == kind && !t.json;
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 }  // namespace
@@ -43,7 +40,10 @@ world::world(const sim_config& config) : config_(config), rng_(config.seed) {
     using namespace std::chrono;
     start_ = time_point(sys_days(year(2026) / January / 1)) + ms(rng_.between(0, 3'600'000));
     now_ = start_;
-    config_.defer_snapshots = rng_.chance(50);
+    if (rng_.chance(75)) {
+        config_.snapshot_interval = ms(rng_.between(100, 1500));
+        config_.coalesce_above = static_cast<std::size_t>(rng_.between(1, 3));
+    }
     const auto users = rng_.between(2, 6);
     const auto parties = rng_.between(1, 4);
     for (std::int64_t p = 0; p < parties; ++p) parties_.push_back("p" + std::to_string(p));
@@ -58,11 +58,11 @@ world::world(const sim_config& config) : config_(config), rng_(config.seed) {
             devices_.push_back(std::move(dev));
         }
     }
-    engine_.emplace(
-        core::engine_config{.grace = config_.grace, .defer_snapshots = config_.defer_snapshots});
+    host_.emplace(host_config());
     trace("world: " + std::to_string(users) + " users, " + std::to_string(devices_.size()) +
           " devices, " + std::to_string(parties) +
-          " parties, defer_snapshots=" + (config_.defer_snapshots ? "true" : "false"));
+          " parties, snapshot_interval=" + std::to_string(config_.snapshot_interval.count()) +
+          "ms coalesce_above=" + std::to_string(config_.coalesce_above));
     if (config_.plugin) {
         plugin_.session = "plugin";
         broker_restart();
@@ -86,8 +86,8 @@ time_point world::device_tail(std::size_t device_index) const {
     time_point tail = devices_[device_index].last_deliver_at;
     for (const auto& conn : connections_) {
         if (conn.device != device_index) continue;
-        tail = std::max(tail, conn.pending.empty() ? conn.last_deliver_at
-                                                   : conn.pending.back().deliver_at);
+        tail = std::max(
+            tail, conn.pending.empty() ? conn.last_deliver_at : conn.pending.back().deliver_at);
     }
     return tail;
 }
@@ -96,8 +96,8 @@ void world::enqueue_plugin(message msg) {
     msg.connection = plugin_connection;
     msg.seq = next_seq_++;
     msg.published = now_;
-    auto floor = plugin_.pending.empty() ? plugin_.last_deliver_at
-                                         : plugin_.pending.back().deliver_at;
+    auto floor =
+        plugin_.pending.empty() ? plugin_.last_deliver_at : plugin_.pending.back().deliver_at;
     if (msg.kind == inbound_kind::broker_epoch) {
         // A restarted broker delivers what it had queued for the controller first.
         for (const auto& conn : connections_) {
@@ -210,7 +210,8 @@ void world::step(bool faults) {
     now_ += ms(rng_.between(20, 250));
     ++stats_.steps;
     effects_published_ = false;
-    last_effects_.clear();
+    last_published_.clear();
+    drain_starts_.clear();
     if (broker_down_ && now_ >= broker_up_at_) broker_restart();
     refresh_truth();
     for (auto& dev : devices_) {
@@ -456,7 +457,8 @@ void world::enqueue(connection& conn, message msg) {
         floor = std::max(floor, dev.last_deliver_at);
     }
     if (config_.plugin) {
-        // One broker, one subscriber: nothing the device sends overtakes an earlier lifecycle event.
+        // One broker, one subscriber: nothing the device sends overtakes an earlier lifecycle
+        // event.
         floor = std::max(floor, plugin_.pending.empty() ? plugin_.last_deliver_at
                                                         : plugin_.pending.back().deliver_at);
     }
@@ -487,8 +489,8 @@ void world::maybe_duplicate(bool faults) {
             if (now_ - msg.deliver_at <= config_.max_dup_delay) recent.push_back(msg);
         }
         if (recent.empty() || !replay_.empty()) return;
-        const auto k = static_cast<std::size_t>(
-            rng_.between(1, static_cast<std::int64_t>(recent.size())));
+        const auto k =
+            static_cast<std::size_t>(rng_.between(1, static_cast<std::int64_t>(recent.size())));
         replay_.assign(recent.end() - static_cast<std::ptrdiff_t>(k), recent.end());
         stats_.duplicates += k;
         trace("broker: QoS 1 redelivery of the controller's last " + std::to_string(k) +
@@ -533,7 +535,7 @@ bool world::queues_empty() const {
 }
 
 std::string world::device_text(const core::device_key& key) const {
-    const auto user = engine_->user(key.user_id);
+    const auto user = host_->engine().user(key.user_id);
     if (!user) return " [no user]";
     for (const auto& d : user->devices) {
         if (d.device_id != key.device_id) continue;
@@ -558,11 +560,11 @@ void world::deliver(const message& msg) {
          in.kind == inbound_kind::lifecycle_disconnected)) {
         trace("  deliver " + msg.topic + " " + msg.session + dup + " -> INJECTED: ignored");
     } else {
-        const auto result = wire::apply(*engine_, in, now_);
-        std::string after;
-        if (config_.verbose && !in.device.device_id.empty()) after = device_text(in.device);
-        trace("  deliver " + msg.topic + " " + msg.session + dup + " -> " +
-              core::to_string(result) + after);
+        trace("  deliver " + msg.topic + " " + msg.session + dup);
+        host_->on_message({msg.topic, msg.payload, std::nullopt, {}}, now_,
+                          [](host::publish&&) {});  // no queries in the simulation
+        trace_notes();
+        if (config_.verbose && !in.device.device_id.empty()) trace("   " + device_text(in.device));
     }
     recent_delivered_.push_back(msg);
     recent_delivered_.back().deliver_at = now_;
@@ -604,14 +606,24 @@ void world::deliver_due() {
 }
 
 void world::controller_work(bool faults) {
-    if (!engine_) {
+    if (!host_) {
         if (now_ < down_until_) return;
-        restart();
-    } else if (faults && now_ - last_restart_ >= config_.min_restart_gap && rng_.chance(2)) {
-        const bool mid_batch = rng_.chance(50) && config_.crash_redelivery;
-        if (mid_batch) {
+        restart();  // its republishes are one drain; then it runs as usual
+    }
+    if (faults && now_ - last_restart_ >= config_.min_restart_gap && rng_.chance(2)) {
+        // kill -9: during a drain (after any prefix of its publishes reached the broker's
+        // retained store) or between drains; a coalesced snapshot held back is lost either way.
+        std::string how;
+        if (rng_.chance(50) && config_.crash_redelivery) {
             deliver_due();
-            engine_->take_effects();
+            std::vector<host::publish> drained;
+            host_->advance(now_, [&](host::publish&& p) { drained.push_back(std::move(p)); });
+            const auto k = static_cast<std::size_t>(
+                rng_.between(0, static_cast<std::int64_t>(drained.size())));
+            store(drained, k);
+            effects_published_ = true;
+            how = " after " + std::to_string(k) + " of its last drain's " +
+                  std::to_string(drained.size()) + " publishes";
         }
         for (const auto& msg : recent_delivered_) {
             if (config_.crash_redelivery && now_ - msg.deliver_at <= config_.ack_window) {
@@ -620,50 +632,65 @@ void world::controller_work(bool faults) {
         }
         stats_.duplicates += replay_.size();
         recent_delivered_.clear();
-        engine_.reset();
+        host_.reset();
         down_until_ = now_ + ms(rng_.between(300, config_.max_downtime.count()));
         last_restart_ = now_;
         ++stats_.restarts;
-        trace(std::string("controller crashes") +
-              (mid_batch ? " before publishing its last batch" : "") + "; " +
-              std::to_string(replay_.size()) + " unacked message(s) will be redelivered");
+        trace("controller crashes" + how + "; " + std::to_string(replay_.size()) +
+              " unacked message(s) will be redelivered");
         return;
     }
     deliver_due();
-    engine_->tick(now_);
     publish_effects();
 }
 
+host::config world::host_config() const {
+    return host::config{.grace = config_.grace,
+                        .snapshot_interval = config_.snapshot_interval,
+                        .coalesce_above = config_.coalesce_above,
+                        .info_notes = config_.verbose};
+}
+
+void world::trace_notes() {
+    for (const auto& n : host_->take_notes()) trace("   " + n.text);
+}
+
+// The broker's retained store takes the first `count` publishes, in order.
+void world::store(const std::vector<host::publish>& publishes, std::size_t count) {
+    drain_starts_.push_back(last_published_.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto& pub = publishes[i].message;
+        last_published_.push_back(pub);
+        if (ends_with(pub.topic, "/events") || ends_with(pub.topic, "/events/json")) {
+            core::party_event e;
+            if (!ends_with(pub.topic, "/json") && !wire::decode(pub.payload, e)) {
+                trace("  event " + e.party_id + " " + core::to_string(e.kind) + " " +
+                      e.member.user_id + " rev " + std::to_string(e.revision));
+            }
+        }
+        if (!pub.retained) continue;
+        if (pub.payload.empty()) {
+            retained_.erase(pub.topic);
+        } else {
+            retained_[pub.topic] = pub.payload;
+        }
+    }
+}
+
 void world::restart() {
-    engine_.emplace(
-        core::engine_config{.grace = config_.grace, .defer_snapshots = config_.defer_snapshots});
-    std::vector<core::user_presence> users;
-    std::size_t parties = 0;
-    for (const auto& [topic, payload] : retained_) {
-        if (!is_output(topic, wire::output_kind::user)) continue;
-        core::user_presence user;
-        if (auto ec = wire::decode(payload, user)) {
-            throw std::runtime_error("retained user record does not decode: " + topic);
-        }
-        engine_->restore(user);
-        users.push_back(std::move(user));
-    }
-    for (const auto& [topic, payload] : retained_) {
-        if (!is_output(topic, wire::output_kind::members)) continue;
-        core::party_snapshot snapshot;
-        if (auto ec = wire::decode(payload, snapshot)) {
-            throw std::runtime_error("retained snapshot does not decode: " + topic);
-        }
-        engine_->restore(snapshot);
-        ++parties;
-    }
-    // As the controller does: user records newer than a party's snapshot win for membership.
-    std::size_t reconciled = 0;
-    for (const auto& user : users) reconciled += engine_->reconcile_restored(user);
-    if (reconciled > 0) trace("restore reconciled " + std::to_string(reconciled) + " membership(s)");
+    host_.emplace(host_config());
+    std::vector<host::retained_message> retained;
+    for (const auto& [topic, payload] : retained_) retained.push_back({topic, payload});
+    std::vector<host::publish> republished;
+    const auto report = host_->restore(
+        retained, now_, [&](host::publish&& p) { republished.push_back(std::move(p)); });
+    store(republished, republished.size());
+    effects_published_ = true;
+    trace_notes();
     last_restart_ = now_;
-    trace("controller restarts: restored " + std::to_string(users.size()) + " user record(s) and " +
-          std::to_string(parties) + " snapshot(s)");
+    trace("controller restarts: restored " + std::to_string(report.records) + " record(s), " +
+          std::to_string(report.parties) + " snapshot(s); republished " +
+          std::to_string(report.republished));
     if (config_.plugin) {
         // Resubscribing returns the retained broker epoch, after the messages the broker queued
         // for the controller's session while it was down.
@@ -677,32 +704,21 @@ void world::restart() {
 }
 
 void world::publish_effects() {
-    last_effects_ = engine_->take_effects();
+    std::vector<host::publish> drained;
+    host_->advance(now_, [&](host::publish&& p) { drained.push_back(std::move(p)); });
+    store(drained, drained.size());
     effects_published_ = true;
-    std::vector<wire::outbound> out;
-    for (const auto& effect : last_effects_) {
-        wire::render(effect, out);
-        if (const auto* e = std::get_if<core::publish_event>(&effect)) {
-            trace("  event " + e->event.party_id + " " + core::to_string(e->event.kind) + " " +
-                  e->event.member.user_id + " rev " + std::to_string(e->event.revision));
-        }
-    }
-    for (auto& pub : out) {
-        if (!pub.retained) continue;
-        if (pub.payload.empty()) {
-            retained_.erase(pub.topic);
-        } else {
-            retained_[pub.topic] = std::move(pub.payload);
-        }
-    }
-    stats_.max_members = std::max(stats_.max_members, engine_->stats().members);
+    trace_notes();
+    stats_.max_members = std::max(stats_.max_members, host_->engine().stats().members);
 }
 
 void world::converge(const std::function<void()>& after_step) {
     trace("faults stop; converging");
     const auto deadline = now_ + 10min;
     auto settled = [this] {
-        if (!engine_ || broker_down_ || !queues_empty()) return false;
+        if (!host_ || broker_down_ || !queues_empty() || host_->pending_snapshots() > 0) {
+            return false;
+        }
         return std::none_of(connections_.begin(), connections_.end(),
                             [](const connection& c) { return c.open && !c.network_up; });
     };

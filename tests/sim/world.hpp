@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "presence/core/engine.hpp"
+#include "presence/host/host.hpp"
 #include "presence/wire/wire.hpp"
 #include "rng.hpp"
 
@@ -51,7 +52,10 @@ struct sim_config {
     // broker crashes (no wills, no events) and restarts with a new epoch.
     bool plugin = false;
     duration max_broker_downtime = 2s;
-    bool defer_snapshots = false;  // engine_config::defer_snapshots, as the controller uses
+    // The host's snapshot coalescing, drawn per seed: interval 0 (off) or comparable to the
+    // delivery delays, and a small threshold so parties are both below and above it.
+    duration snapshot_interval = duration::zero();
+    std::size_t coalesce_above = 2;
     injected_fault fault = injected_fault::none;
     bool verbose = false;
     bool quiet_failures = false;  // the checker self-test expects failures; do not print them
@@ -68,7 +72,7 @@ struct message {
     wire::inbound_kind kind = wire::inbound_kind::connect;
     std::size_t device = 0;
     std::size_t connection = 0;  // plugin_connection for the plugin's own publishes
-    std::string party;  // join and leave only
+    std::string party;           // join and leave only
     std::string session;
     std::string topic;
     std::string payload;
@@ -158,15 +162,20 @@ class world {
 
     const sim_config& config() const { return config_; }
     time_point now() const { return now_; }
-    bool controller_up() const { return engine_.has_value(); }
-    const core::engine& engine() const { return *engine_; }
+    bool controller_up() const { return host_.has_value(); }
+    const core::engine& engine() const { return host_->engine(); }
+    const host::host& controller() const { return *host_; }
     const std::map<std::string, std::string>& retained() const { return retained_; }
     const std::vector<device>& devices() const { return devices_; }
     const std::vector<connection>& connections() const { return connections_; }
     const std::vector<std::string>& parties() const { return parties_; }
     const std::vector<core::profile>& profiles() const { return profiles_; }
     const pair_truth& truth(std::size_t device, const std::string& party) const;
-    const std::vector<core::effect>& last_effects() const { return last_effects_; }
+    // What the controller's last drain (or restore) got to the broker, in order: all of it, or
+    // a prefix when it crashed during the drain.
+    const std::vector<wire::outbound>& last_published() const { return last_published_; }
+    // Where each drain of this step begins in last_published() (a restore is one drain).
+    const std::vector<std::size_t>& drain_starts() const { return drain_starts_; }
     bool effects_published() const { return effects_published_; }
     const std::deque<std::string>& trace_lines() const { return trace_; }
     sim_stats& stats() { return stats_; }
@@ -181,8 +190,7 @@ class world {
     void act_online(device& dev);
     void connect(device& dev);
     void publish(device& dev, wire::inbound_kind kind, const std::string& party = {});
-    void close(connection& conn, bool will,
-               core::connection_end end = core::connection_end::lost);
+    void close(connection& conn, bool will, core::connection_end end = core::connection_end::lost);
     void enqueue_will(connection& conn);
     void publish_lifecycle(connection& conn, wire::inbound_kind kind, core::connection_end end);
     void enqueue_plugin(message msg);
@@ -200,6 +208,9 @@ class world {
     std::string device_text(const core::device_key& key) const;  // for verbose traces
     void deliver_due();
     void publish_effects();
+    host::config host_config() const;
+    void store(const std::vector<host::publish>& publishes, std::size_t count);
+    void trace_notes();
     void refresh_truth();
     bool queues_empty() const;
 
@@ -212,13 +223,14 @@ class world {
     std::vector<device> devices_;
     std::vector<connection> connections_;
     std::map<std::pair<std::size_t, std::string>, pair_truth> truth_;
-    std::optional<core::engine> engine_;
+    std::optional<host::host> host_;
     time_point down_until_{};
     time_point last_restart_{};
     std::vector<message> replay_;           // redelivered first after a restart
     std::deque<message> recent_delivered_;  // global delivery log within the ack window
     std::map<std::string, std::string> retained_;
-    std::vector<core::effect> last_effects_;
+    std::vector<wire::outbound> last_published_;
+    std::vector<std::size_t> drain_starts_;
     bool effects_published_ = false;
     std::uint64_t next_seq_ = 0;
     // Plugin mode: the broker run, its connection counter, and the plugin's own publishes.

@@ -6,9 +6,9 @@
 
 #include <algorithm>
 
-#include "presence/controller/coalesce.hpp"
+#include "presence/host/coalesce.hpp"
 
-using presence::controller::snapshot_coalescer;
+using presence::host::snapshot_coalescer;
 using namespace std::chrono_literals;
 
 namespace {
@@ -33,7 +33,7 @@ TEST_CASE("coalesce: interval 0 disables coalescing even for huge parties") {
 
 TEST_CASE("coalesce: a big party publishes the first change at once, then once per interval") {
     snapshot_coalescer c(100ms, 256);
-    CHECK(c.offer("big", 300, t0));              // leading edge
+    CHECK(c.offer("big", 300, t0));               // leading edge
     CHECK_FALSE(c.offer("big", 301, t0 + 10ms));  // deferred to t0 + 100ms
     CHECK_FALSE(c.offer("big", 302, t0 + 20ms));  // already pending: no second entry
     CHECK(c.pending() == 1);
@@ -75,7 +75,8 @@ TEST_CASE("coalesce: clearing an emptied party drops its pending snapshot") {
     CHECK(c.offer("p", 3, t0 + 2s));  // recreated later: a fresh leading edge
 }
 
-TEST_CASE("coalesce: a party that shrinks keeps its pending snapshot, then goes back to immediate") {
+TEST_CASE(
+    "coalesce: a party that shrinks keeps its pending snapshot, then goes back to immediate") {
     snapshot_coalescer c(100ms, 256);
     CHECK(c.offer("p", 300, t0));
     CHECK_FALSE(c.offer("p", 200, t0 + 10ms));  // pending from when it was big

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "test_engine_fixture.hpp"
+#include "test_restore_support.hpp"
 
 using namespace presence::core;
 using namespace presence::core::testing;
@@ -15,14 +16,10 @@ constexpr std::uint64_t e1 = 0x1111;
 constexpr std::uint64_t e2 = 0x2222;
 constexpr std::uint64_t e3 = 0x3333;
 
-// Restores a fresh engine from what the old one would have left retained on the broker.
+// Restores a fresh engine from what the old one would have left retained on the broker, through
+// the host's restore path.
 engine restarted(const engine& old) {
-    engine fresh{engine_config{engine_fixture::grace, 4}};
-    for (const auto& user_id : {"alice", "bob", "carol"}) {
-        if (auto u = old.user(user_id)) fresh.restore(*u);
-    }
-    for (const auto& party_id : old.party_ids()) fresh.restore(*old.snapshot(party_id));
-    return fresh;
+    return restored_from(retained_of(old), engine_fixture::grace);
 }
 
 std::vector<event_kind> event_kinds(const std::vector<effect>& effects) {

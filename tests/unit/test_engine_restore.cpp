@@ -3,38 +3,34 @@
 #include <doctest/doctest.h>
 
 #include "test_engine_fixture.hpp"
+#include "test_restore_support.hpp"
 
 using namespace presence::core;
 using namespace presence::core::testing;
 
 namespace {
 
-// Restores a fresh engine from what the old one would have left retained on the broker.
+// Restores a fresh engine from what the old one would have left retained on the broker (private
+// records and snapshots), through the host's restore path.
 engine restarted(const engine& old) {
-    engine fresh{engine_config{engine_fixture::grace, 4}};
-    for (const auto& user_id : {"alice", "bob", "carol"}) {
-        if (auto u = old.user(user_id)) fresh.restore(*u);
-    }
-    for (const auto& party_id : old.party_ids()) fresh.restore(*old.snapshot(party_id));
-    for (const auto& user_id : {"alice", "bob", "carol"}) {
-        // Consistent records (snapshots published with every change) reconcile nothing.
-        if (auto u = old.user(user_id)) CHECK(fresh.reconcile_restored(*u) == 0);
-    }
-    return fresh;
+    return restored_from(retained_of(old), engine_fixture::grace);
 }
 
-// Restores from party snapshots taken earlier (a coalesced party whose snapshot lagged when the
-// controller was killed) and the user records of now, then reconciles.
+// The upgrade path: no private records, only public records as a controller before protocol
+// v1.1 left them (user records with their devices' private fields) and party snapshots taken
+// earlier (a coalesced party whose snapshot lagged when the controller was killed).
 engine restarted_with_lagging(const engine& old, const std::vector<party_snapshot>& lagging) {
-    engine fresh{engine_config{engine_fixture::grace, 4}};
-    std::vector<user_presence> users;
+    std::vector<presence::host::retained_message> retained;
     for (const auto& user_id : {"alice", "bob", "carol"}) {
-        if (auto u = old.user(user_id)) users.push_back(*u);
+        if (old.user(user_id)) {
+            retained.push_back(
+                {presence::wire::user_topic(user_id), legacy_user_payload(old, user_id)});
+        }
     }
-    for (const auto& u : users) fresh.restore(u);
-    for (const auto& p : lagging) fresh.restore(p);
-    for (const auto& u : users) fresh.reconcile_restored(u);
-    return fresh;
+    for (const auto& p : lagging) {
+        retained.push_back({presence::wire::members_topic(p.party_id), presence::wire::encode(p)});
+    }
+    return restored_from(retained, engine_fixture::grace);
 }
 
 std::vector<std::string> member_ids(const std::optional<party_snapshot>& s) {
@@ -102,38 +98,6 @@ TEST_SUITE("engine restore") {
         CHECK_FALSE(fresh.next_deadline().has_value());
     }
 
-    TEST_CASE_FIXTURE(engine_fixture, "party snapshots win over user records for devices") {
-        present("p", "alice", "phone", "s1");
-        auto old_user = *eng.user("alice");
-        will("alice", "phone", "s1");
-        const auto snap = *eng.snapshot("p");
-
-        engine fresh{engine_config{grace, 4}};
-        fresh.restore(old_user);  // says live: written before the will
-        fresh.restore(snap);      // says reconnecting
-        CHECK(fresh.snapshot("p") == snap);
-        CHECK(fresh.next_deadline() == now + grace);
-        CHECK_FALSE(fresh.user("alice")->online);
-    }
-
-    TEST_CASE_FIXTURE(engine_fixture, "restoring the same party twice replaces it") {
-        present("p", "alice", "phone", "s1");
-        present("p", "bob", "phone", "s2");
-        const auto both = *eng.snapshot("p");
-        leave("p", "bob", "phone");
-        const auto alice_only = *eng.snapshot("p");
-
-        engine fresh{engine_config{grace, 4}};
-        fresh.restore(both);
-        fresh.restore(both);
-        CHECK(fresh.snapshot("p") == both);
-        fresh.restore(alice_only);
-        CHECK(fresh.snapshot("p") == alice_only);
-        CHECK(fresh.stats().members == 1);
-        CHECK(fresh.user("bob")->parties.empty());
-        CHECK(fresh.take_effects().empty());
-    }
-
     TEST_CASE_FIXTURE(engine_fixture, "a user record without devices is skipped") {
         user_presence gone;
         gone.user_id = "ghost";
@@ -146,8 +110,7 @@ TEST_SUITE("engine restore") {
     TEST_CASE_FIXTURE(engine_fixture, "revisions keep growing after a restore") {
         present("p", "alice", "phone", "s1");
         const auto snap = *eng.snapshot("p");
-        engine fresh{engine_config{grace, 4}};
-        fresh.restore(snap);
+        engine fresh = restarted(eng);
         // Earlier clock than the snapshot's revision seed: the revision still grows.
         const auto early = time_point{1ms};
         CHECK(fresh.on_join("p", {"bob", "phone"}, "s2", early) == outcome::applied);
@@ -156,8 +119,9 @@ TEST_SUITE("engine restore") {
         CHECK(fresh.snapshot("r")->revision > snap.revision);
     }
 
-    TEST_CASE_FIXTURE(engine_fixture,
-                      "sessions that ended before a restart stay stale after it (QoS 1 redelivery)") {
+    TEST_CASE_FIXTURE(
+        engine_fixture,
+        "sessions that ended before a restart stay stale after it (QoS 1 redelivery)") {
         // Found by the simulation: a takeover, then a crash, then the broker redelivers the
         // unacknowledged connect of the old session to the restarted controller.
         present("p", "alice", "phone", "s1");
@@ -233,11 +197,11 @@ TEST_SUITE("engine restore") {
         }
         REQUIRE(bob_final.has_value());
         CHECK_FALSE(bob_final->online);
-        engine fresh{engine_config{grace, 4}};
-        fresh.restore(*eng.user("alice"));
-        fresh.restore(*bob_final);
-        fresh.restore(lagging);
-        CHECK(fresh.reconcile_restored(*bob_final) == 1);
+        const std::vector<presence::host::retained_message> retained{
+            {presence::wire::user_topic("alice"), legacy_user_payload(eng, "alice")},
+            {presence::wire::user_topic("bob"), presence::wire::encode(*bob_final)},
+            {presence::wire::members_topic("big"), presence::wire::encode(lagging)}};
+        engine fresh = restored_from(retained, grace);
         CHECK(member_ids(fresh.snapshot("big")) == std::vector<std::string>{"alice"});
         CHECK_FALSE(fresh.user("bob").has_value());
     }
@@ -248,12 +212,11 @@ TEST_SUITE("engine restore") {
         advance(50ms);
         present("big", "bob", "phone", "s2");
         CHECK(leave("big", "alice", "phone") == outcome::applied);
-        engine fresh{engine_config{grace, 4}};
-        fresh.restore(alice_then);
-        fresh.restore(*eng.user("bob"));
-        fresh.restore(*eng.snapshot("big"));
-        CHECK(fresh.reconcile_restored(alice_then) == 0);
+        const std::vector<presence::host::retained_message> retained{
+            {presence::wire::user_topic("alice"), presence::wire::encode(alice_then)},
+            {presence::wire::user_topic("bob"), legacy_user_payload(eng, "bob")},
+            {presence::wire::members_topic("big"), presence::wire::encode(*eng.snapshot("big"))}};
+        engine fresh = restored_from(retained, grace);
         CHECK(member_ids(fresh.snapshot("big")) == std::vector<std::string>{"bob"});
     }
 }
-

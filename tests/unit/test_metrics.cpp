@@ -207,10 +207,10 @@ metrics_snapshot busy_snapshot() {
     m.c.count(left);
     core::party_event joined;
     m.c.count(joined);
-    controller::query_answer answered;
+    host::query_answer answered;
     answered.kind = wire::query_kind::where_now;
     m.c.count(answered);
-    controller::query_answer refused;
+    host::query_answer refused;
     refused.drop = query_drop::response_topic_refused;
     m.c.count(refused);
     for (const auto us : {30, 80, 80, 700, 3000, 2'000'000}) {
@@ -277,7 +277,7 @@ TEST_CASE("the Prometheus exposition is valid text format 0.0.4 with the right v
 
 // A new counters field must get a row in metric_table(), or the stats topic and /metrics drift
 // apart again; this size check makes adding a field without looking at the table fail here.
-static_assert(sizeof(counters) == 856,
+static_assert(sizeof(counters) == 880,
               "counters changed: give the new field a row in metric_table() (metric_table.hpp) "
               "and then update this size");
 
@@ -297,7 +297,8 @@ metrics_snapshot every_value_set() {
     for (auto& v : m.c.leaves) v = ++next;
     for (auto* v : {&m.c.published, &m.c.publish_errors, &m.c.grace_expiries, &m.c.restored_users,
                     &m.c.restored_parties, &m.c.restore_rejected, &m.c.connection_lost,
-                    &m.c.broker_epoch_changes, &m.c.reconciled_devices, &m.c.coalesced_snapshots}) {
+                    &m.c.broker_epoch_changes, &m.c.reconciled_devices, &m.c.coalesced_snapshots,
+                    &m.c.restored_records, &m.c.restore_republished, &m.c.epoch_republished}) {
         *v = ++next;
     }
     for (auto* v : {&m.engine.parties, &m.engine.members, &m.engine.reconnecting_members,

@@ -170,3 +170,25 @@ TEST_CASE("plugin_observer_reads_public_outputs_and_stats_and_writes_only_its_ow
         CHECK_FALSE(may(access::write, denied));
     }
 }
+
+TEST_CASE("plugin_controller_private_state_is_for_the_controller_role_only") {
+    // presence/controller/state/user/<u> holds sessions, ended sessions and broker connections
+    // (docs/protocol.md, private state): no app may read, subscribe to or forge it, not even
+    // its own user's record.
+    const auto own = wire::controller_state_topic("alice");
+    CHECK_FALSE(read(own));
+    CHECK_FALSE(write(own));
+    CHECK_FALSE(subscribe(own));
+    CHECK_FALSE(subscribe(std::string(wire::controller_state_subscription)));
+    CHECK_FALSE(subscribe("presence/controller/#"));
+    CHECK_FALSE(subscribe("presence/controller/+/user/alice"));
+    // Nor an observer: operator tools read the public outputs and the stats only.
+    const plugin::identity ops{"ops", "presencectl-1", token::role::observer};
+    CHECK_FALSE(plugin::allowed(ops, access::read, own));
+    CHECK_FALSE(plugin::allowed(ops, access::subscribe, wire::controller_state_subscription));
+    CHECK_FALSE(plugin::allowed(ops, access::write, own));
+    for (const auto what : {access::write, access::subscribe, access::read}) {
+        CHECK(plugin::allowed(controller, what, own));
+        CHECK(plugin::allowed(controller, what, wire::controller_state_subscription));
+    }
+}

@@ -38,6 +38,28 @@ core::member_view bob_reconnecting() {
     return m;
 }
 
+// What a public message keeps of a value: everything but the devices' private fields.
+void strip(std::vector<core::device_view>& devices) {
+    for (auto& d : devices) {
+        d.session_id.clear();
+        d.ended_session_ids.clear();
+        d.broker_epoch = 0;
+        d.connection_seq = 0;
+    }
+}
+core::party_snapshot lean(core::party_snapshot s) {
+    for (auto& m : s.members) strip(m.devices);
+    return s;
+}
+core::party_event lean(core::party_event e) {
+    strip(e.member.devices);
+    return e;
+}
+core::user_presence lean(core::user_presence u) {
+    strip(u.devices);
+    return u;
+}
+
 core::party_snapshot sample_snapshot() {
     return {"p1", 42, t0, {alice_present(), bob_reconnecting()}};
 }
@@ -76,8 +98,8 @@ TEST_CASE("a snapshot renders as retained binary and JSON on party/<p>/members")
     CHECK(out[1].payload == encode_json(snapshot));
     core::party_snapshot back;
     REQUIRE_FALSE(decode(out[0].payload, back));
-    CHECK(back == snapshot);
-    CHECK(from_json_twin<v1::PartyMembers, core::party_snapshot>(out[1].payload) == snapshot);
+    CHECK(back == lean(snapshot));
+    CHECK(from_json_twin<v1::PartyMembers, core::party_snapshot>(out[1].payload) == lean(snapshot));
 }
 
 TEST_CASE("a cleared party renders as empty retained payloads on both snapshot topics") {
@@ -92,11 +114,11 @@ TEST_CASE("a cleared party renders as empty retained payloads on both snapshot t
 }
 
 TEST_CASE("without json twins every effect renders its protobuf message alone") {
-    const core::party_event event{"p1",           43, core::event_kind::joined,
-                                  core::leave_reason::explicit_leave, alice_present(), t0};
-    for (const core::effect& e :
-         std::vector<core::effect>{core::publish_snapshot{sample_snapshot()},
-                                   core::publish_event{event}}) {
+    const core::party_event event{
+        "p1", 43, core::event_kind::joined, core::leave_reason::explicit_leave, alice_present(),
+        t0};
+    for (const core::effect& e : std::vector<core::effect>{
+             core::publish_snapshot{sample_snapshot()}, core::publish_event{event}}) {
         std::vector<outbound> out;
         render(e, out, {.json_twins = false});
         REQUIRE(out.size() == 1);
@@ -124,16 +146,19 @@ TEST_CASE("an event renders as non-retained binary and JSON on party/<p>/events"
     CHECK_FALSE(out[1].retained);
     core::party_event back;
     REQUIRE_FALSE(decode(out[0].payload, back));
-    CHECK(back == event);
+    CHECK(back == lean(event));
     CHECK(contains(out[1].payload, R"("kind":"EVENT_KIND_LEFT")"));
     CHECK(contains(out[1].payload, R"("reason":"LEAVE_REASON_TIMEOUT")"));
-    CHECK(from_json_twin<v1::PartyEvent, core::party_event>(out[1].payload) == event);
+    CHECK(from_json_twin<v1::PartyEvent, core::party_event>(out[1].payload) == lean(event));
 }
 
 TEST_CASE("a user record renders as retained binary and JSON on presence/user/<u>") {
-    const core::user_presence user{
-        "alice",     true, t0, {"Alice", "", ""}, {{"phone", core::device_state::live, {}, "s1", {}}},
-        {"p1", "p2"}};
+    const core::user_presence user{"alice",
+                                   true,
+                                   t0,
+                                   {"Alice", "", ""},
+                                   {{"phone", core::device_state::live, {}, "s1", {}}},
+                                   {"p1", "p2"}};
     const auto out = rendered(core::publish_user{user});
     REQUIRE(out.size() == 2);
     CHECK(out[0].topic == "presence/user/alice");
@@ -142,7 +167,7 @@ TEST_CASE("a user record renders as retained binary and JSON on presence/user/<u
     CHECK(out[1].retained);
     core::user_presence back;
     REQUIRE_FALSE(decode(out[0].payload, back));
-    CHECK(back == user);
+    CHECK(back == lean(user));
     CHECK(contains(out[1].payload, R"("parties":["p1","p2"])"));
     CHECK(contains(out[1].payload, R"("online":true)"));
 }
@@ -165,11 +190,45 @@ TEST_CASE("snapshot JSON is one line with proto field names and every primitive 
           R"("avatar_url":"https://example.com/alice.png")", R"("status_text":"at the party")",
           R"("state":"MEMBER_STATE_RECONNECTING")", R"("display_name":"")",
           R"("updated_at":"2023-11-14T22:13:20.123Z")", R"("joined_at":"2023-11-14T22:13:20.123Z")",
-          R"("reconnect_deadline":"2023-11-14T22:15:20.123Z")", R"("session_id":"s1")",
-          R"("state":"DEVICE_STATE_LIVE")"}) {
+          R"("reconnect_deadline":"2023-11-14T22:15:20.123Z")", R"("state":"DEVICE_STATE_LIVE")"}) {
         CHECK(contains(json, part));
     }
     CHECK_FALSE(contains(json, "partyId"));
+    // The lean public protocol (v1.1): no controller bookkeeping in what apps receive.
+    for (const char* field :
+         {"session_id", "ended_session_ids", "broker_epoch", "connection_seq"}) {
+        CHECK_FALSE(contains(json, field));
+        CHECK_FALSE(
+            contains(encode_json(sample_snapshot().members[0].devices.empty()
+                                     ? core::user_presence{}
+                                     : core::user_presence{"alice",
+                                                           true,
+                                                           t0,
+                                                           {},
+                                                           sample_snapshot().members[0].devices,
+                                                           {"p1"}}),
+                     field));
+    }
+}
+
+TEST_CASE("the private user record keeps what the public messages dropped") {
+    core::user_record r;
+    r.user_id = "alice";
+    r.last_seen = t0;
+    r.devices.push_back({"phone", core::device_state::reconnecting, t0 + 1s, "s2", {"s1"}, 7, 9});
+    r.memberships.push_back({"p1", t0, {"phone"}});
+    core::user_record back;
+    REQUIRE_FALSE(decode(encode(r), back));
+    CHECK(back == r);
+    CHECK(controller_state_topic("alice") == "presence/controller/state/user/alice");
+    v1::UserRecord bad;
+    REQUIRE(bad.ParseFromString(encode(r)));
+    bad.mutable_devices(0)->set_session_id("a\nb");
+    CHECK(decode(bad.SerializeAsString(), back) == error::bad_session_id);
+    bad = {};
+    REQUIRE(bad.ParseFromString(encode(r)));
+    bad.mutable_memberships(0)->set_party_id("a b");
+    CHECK(decode(bad.SerializeAsString(), back) == error::bad_identifier);
 }
 
 TEST_CASE("reconnect_deadline is absent unless reconnecting, and reason only set for left") {
@@ -348,11 +407,6 @@ TEST_CASE("retained data with bad identifiers or unspecified enums is rejected")
             b.mutable_members(0)->mutable_devices(0)->set_state(v1::DEVICE_STATE_UNSPECIFIED);
         },
         error::bad_payload);
-    rejects(
-        [](v1::PartyMembers& b) {
-            b.mutable_members(0)->mutable_devices(0)->set_session_id("a\nb");
-        },
-        error::bad_session_id);
     rejects(
         [](v1::PartyMembers& b) {
             b.mutable_members(0)->mutable_profile()->set_avatar_url(std::string(1025, 'x'));

@@ -73,7 +73,9 @@ inline core::profile random_profile(rng& r) {
     return {random_text(r, 128), random_text(r, 1024), random_text(r, 256)};
 }
 
-inline core::device_view random_device(rng& r) {
+// A device as the public messages carry it; with private_fields also the controller's bookkeeping
+// (session, ended sessions, broker connection) that only the private record keeps.
+inline core::device_view random_device(rng& r, bool private_fields = false) {
     core::device_view d;
     d.device_id = random_identifier(r);
     d.state = r.coin() ? core::device_state::live : core::device_state::reconnecting;
@@ -88,6 +90,12 @@ inline core::device_view random_device(rng& r) {
     if (r.coin()) {
         d.broker_epoch = r.coin() ? r.next() : 1 + r.index(1000);
         d.connection_seq = r.coin() ? r.next() : r.index(1001);
+    }
+    if (!private_fields) {
+        d.session_id.clear();
+        d.ended_session_ids.clear();
+        d.broker_epoch = 0;
+        d.connection_seq = 0;
     }
     return d;
 }

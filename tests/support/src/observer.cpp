@@ -144,6 +144,26 @@ std::vector<std::optional<core::party_snapshot>> observer::snapshots(std::string
     return out;
 }
 
+std::optional<core::user_record> observer::latest_record(std::string_view user) const {
+    const auto all = messages_on(wire::controller_state_topic(user));
+    if (all.empty() || all.back().payload.empty()) return std::nullopt;
+    core::user_record r;
+    if (wire::decode(all.back().payload, r)) {
+        throw std::runtime_error("private record of " + std::string(user) + " does not decode");
+    }
+    return r;
+}
+
+std::optional<core::device_view> observer::recorded_device(std::string_view user,
+                                                           std::string_view device) const {
+    const auto r = latest_record(user);
+    if (!r) return std::nullopt;
+    for (const auto& d : r->devices) {
+        if (d.device_id == device) return d;
+    }
+    return std::nullopt;
+}
+
 std::optional<core::party_snapshot> observer::latest_snapshot(std::string_view party) const {
     auto all = snapshots(party);
     if (all.empty()) return std::nullopt;

@@ -193,6 +193,33 @@ class engine {
     // party republishes its snapshot. Returns how many memberships it changed.
     std::size_t reconcile_restored(const user_presence& user);
 
+    // The controller-private durable record of a user (see user_record), nullopt when the engine
+    // does not know the user (forgotten: the host clears the record). The host publishes it
+    // for every user a drain touched, before the public messages of that drain.
+    std::optional<user_record> record(std::string_view user_id) const;
+
+    // Rebuilds one user from its durable record after a restart, before any input: devices,
+    // sessions, deadlines (re-armed as they are) and memberships; a party it names is created
+    // with revision 0 until restore_party() gives it its published one. Each record is the
+    // newest the controller published for that user, so it wins over any public snapshot: the
+    // public snapshot of a coalesced party may lag it. No effects are queued.
+    void restore(const user_record& record);
+
+    // Gives a party rebuilt from durable records its published revision and update time (from
+    // its retained snapshot). Unknown parties are ignored.
+    void restore_party(std::string_view party_id, std::uint64_t revision, time_point updated_at);
+
+    // Raises party revisions to at least the seed a new party would get at `now` (now in ms x
+    // 1000): with every_party, all of them (the one revision rule for a restart after which
+    // published events may lie beyond the retained snapshot, as with coalescing: every revision
+    // published from now on is above any published before); without, only those still at 0 (no
+    // retained snapshot gave them one). Returns how many parties it raised.
+    std::size_t seed_revisions(time_point now, bool every_party);
+
+    // Adds one to a restored party's revision, so a snapshot the host republishes because it
+    // differs from the retained one never repeats a revision clients already hold.
+    void bump_revision(std::string_view party_id);
+
     // Hands over the effects queued since the last call, in the order they must be published.
     std::vector<effect> take_effects();
 
@@ -200,6 +227,8 @@ class engine {
     std::optional<party_snapshot> snapshot(std::string_view party_id) const;
     std::optional<user_presence> user(std::string_view user_id) const;
     std::vector<std::string> party_ids() const;
+    // Every known user, sorted, so a host can republish every record (after a broker restart).
+    std::vector<std::string> user_ids() const;
     // How many members a party has (0 when unknown), without building its snapshot, so a host
     // can refuse to build one that is too big to serve on demand.
     std::size_t member_count(std::string_view party_id) const;

@@ -110,6 +110,30 @@ struct user_presence {
     friend bool operator==(const user_presence&, const user_presence&) = default;
 };
 
+// A user's membership of one party as the controller records it privately: which of the user's
+// devices joined, and since when the user is a member.
+struct membership_record {
+    std::string party_id;
+    time_point joined_at{};
+    std::vector<std::string> device_ids;  // sorted
+
+    friend bool operator==(const membership_record&, const membership_record&) = default;
+};
+
+// Everything a restarted controller needs to rebuild one user: devices with their sessions, ended
+// sessions and broker connections, and the user's memberships. It is the controller-private
+// durable record (never sent to apps), published whenever the user's public record is, so the
+// broker's retained store holds the newest one per user whatever the crash point.
+struct user_record {
+    std::string user_id;
+    time_point last_seen{};
+    core::profile profile;
+    std::vector<device_view> devices;             // sorted by device_id
+    std::vector<membership_record> memberships;  // sorted by party_id
+
+    friend bool operator==(const user_record&, const user_record&) = default;
+};
+
 // Effects the host must perform, in order. Snapshots of a party are emitted before its events.
 struct publish_snapshot {
     party_snapshot snapshot;

@@ -110,6 +110,21 @@ std::error_code decode(std::string_view payload, core::party_snapshot& out);
 std::error_code decode(std::string_view payload, core::user_presence& out);
 std::error_code decode(std::string_view payload, core::party_event& out);
 
+// The controller-private durable record of a user (proto UserRecord). Only the controller role
+// may read or write its topic; apps never see it (docs/protocol.md, private state).
+std::string encode(const core::user_record& r);
+std::error_code decode(std::string_view payload, core::user_record& out);
+inline constexpr std::string_view controller_state_prefix = "presence/controller/state/user/";
+inline constexpr std::string_view controller_state_subscription =
+    "presence/controller/state/user/+";
+std::string controller_state_topic(std::string_view user_id);  // presence/controller/state/user/<u>
+
+// Upgrade path: decodes a retained public snapshot or user record published before protocol
+// v1.1, with the private device fields (session, ended sessions, broker connection) it carried.
+// A lean payload decodes too, with those fields empty.
+std::error_code decode_legacy(std::string_view payload, core::party_snapshot& out);
+std::error_code decode_legacy(std::string_view payload, core::user_presence& out);
+
 // Encoders of inbound payloads, for clients, tools, tests and the simulation.
 std::string encode_connect(std::string_view session_id, const core::profile& profile);
 std::string encode_will(std::string_view session_id);

@@ -83,6 +83,14 @@ class observer {
                     const std::function<bool(const core::party_event&)>& pred,
                     std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
 
+    // The latest controller-private record of a user (presence/controller/state/user/<u>), if
+    // this observer subscribed to it and it is not cleared; for tests of what the controller
+    // keeps that apps no longer see (sessions, broker connections).
+    std::optional<core::user_record> latest_record(std::string_view user) const;
+    // The device as the latest private record of its user has it.
+    std::optional<core::device_view> recorded_device(std::string_view user,
+                                                     std::string_view device) const;
+
     // The value of `key` in the latest presence/controller/stats message, if any.
     std::optional<double> latest_stat(std::string_view key) const;
     // Waits until the latest stats message has `key` and `pred` holds for its value.

@@ -1,6 +1,6 @@
-#include "query.hpp"
+#include "presence/host/query.hpp"
 
-namespace presence::controller {
+namespace presence::host {
 
 namespace {
 
@@ -113,4 +113,9 @@ query_answer answer_query(const core::engine& engine, const query_message& messa
     return a;
 }
 
-}  // namespace presence::controller
+const char* query_kind_name(std::size_t k) {
+    return k < wire::query_kind_count ? wire::to_string(static_cast<wire::query_kind>(k))
+                                      : "unknown";
+}
+
+}  // namespace presence::host

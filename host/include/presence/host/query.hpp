@@ -11,7 +11,7 @@
 #include "presence/wire/query.hpp"
 #include "presence/wire/wire.hpp"
 
-namespace presence::controller {
+namespace presence::host {
 
 // Why a query message got no answer at all. Each value is a metrics label and a log reason.
 enum class query_drop {
@@ -46,9 +46,12 @@ struct query_answer {
     wire::outbound reply;  // topic = the response topic; not retained
 };
 
+// The label of a row of counters::queries: a query kind, or "unknown" for the last row.
+const char* query_kind_name(std::size_t k);
+
 // Checks the topic and response topic, decodes the request, and answers it from the engine:
 // GetPresence (unknown users are offline with no devices), GetUserDevices, WhereNow and
 // ListMembers (an unknown party has no members and revision 0). Never throws on bad input.
 query_answer answer_query(const core::engine& engine, const query_message& message);
 
-}  // namespace presence::controller
+}  // namespace presence::host

@@ -6,9 +6,9 @@
 // snapshot out at most once per interval (the first change after a quiet interval goes out at
 // once); clients apply events as they come and fall back to the retained snapshot when they see a
 // revision gap (docs/protocol.md). The interval grows with the party: interval x (members /
-// members_per_interval), at least 1x and at most max_scale x, so a snapshot's bytes per second stay about the same
-// whatever the party's size (measured: a 10,000-member party every 100 ms cost the controller
-// more CPU than one core could give). Small parties are never delayed.
+// members_per_interval), at least 1x and at most max_scale x, so a snapshot's bytes per second stay
+// about the same whatever the party's size (measured: a 10,000-member party every 100 ms cost the
+// controller more CPU than one core could give). Small parties are never delayed.
 
 #include <chrono>
 #include <cstddef>
@@ -20,13 +20,15 @@
 #include <utility>
 #include <vector>
 
-namespace presence::controller {
+#include "presence/core/types.hpp"
+
+namespace presence::host {
 
 // Decides, per party, whether a snapshot is published now or later. Pure: the caller passes the
-// time, so tests drive it with a fake clock.
+// time (the engine's), so its timers are data and tests drive it with a fake clock.
 class snapshot_coalescer {
   public:
-    using time_point = std::chrono::steady_clock::time_point;
+    using time_point = core::time_point;
 
     // interval 0 disables coalescing: every snapshot is published at once. Parties with at most
     // `above` members are published at once unless a deferred snapshot of theirs is pending.
@@ -50,6 +52,11 @@ class snapshot_coalescer {
     std::optional<time_point> next_due() const;
 
     std::size_t pending() const { return queue_.size(); }
+    // Whether this party's snapshot is held back right now.
+    bool is_pending(std::string_view party_id) const {
+        const auto it = parties_.find(party_id);
+        return it != parties_.end() && it->second.due.has_value();
+    }
     // The interval a party of `members` members waits between snapshots.
     std::chrono::milliseconds interval_for(std::size_t members) const;
     // The longest interval, as a multiple of the base interval.
@@ -67,8 +74,8 @@ class snapshot_coalescer {
 
     std::chrono::milliseconds interval_;
     std::size_t above_;
-    std::map<std::string, entry, std::less<>> parties_;  // big parties seen within an interval
+    std::map<std::string, entry, std::less<>> parties_;   // big parties seen within an interval
     std::set<std::pair<time_point, std::string>> queue_;  // pending: (due, party)
 };
 
-}  // namespace presence::controller
+}  // namespace presence::host

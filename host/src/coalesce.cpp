@@ -1,8 +1,8 @@
-#include "presence/controller/coalesce.hpp"
+#include "presence/host/coalesce.hpp"
 
 #include <algorithm>
 
-namespace presence::controller {
+namespace presence::host {
 
 std::chrono::milliseconds snapshot_coalescer::interval_for(std::size_t members) const {
     const std::size_t scale = std::clamp<std::size_t>(members / members_per_interval, 1, max_scale);
@@ -66,4 +66,4 @@ std::optional<snapshot_coalescer::time_point> snapshot_coalescer::next_due() con
     return queue_.begin()->first;
 }
 
-}  // namespace presence::controller
+}  // namespace presence::host
