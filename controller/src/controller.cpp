@@ -27,9 +27,8 @@ constexpr std::string_view stats_topic = "presence/controller/stats";
 constexpr auto max_wait = std::chrono::milliseconds(200);
 // Inputs handled before effects are drained; a burst costs one snapshot per changed party.
 constexpr std::size_t max_burst = 1000;
-// A publish Paho keeps refusing is dropped after this many tries, so one bad message cannot
-// wedge the pipeline.
-constexpr int max_publish_attempts = 5;
+// How long a clean shutdown waits for refused publishes and unacknowledged ones.
+constexpr auto shutdown_drain = std::chrono::seconds(5);
 // How often the loop hands the HTTP endpoints a fresh metrics snapshot.
 constexpr auto metrics_interval = std::chrono::milliseconds(100);
 // How often the loop returns free heap to the kernel (malloc_trim).
@@ -85,7 +84,17 @@ class controller_loop {
 
     // One pass: wait for input (bounded by the next grace deadline), handle the burst that is
     // queued, expire what is due, and publish every effect.
+    // While the pending output is above its high-water mark the pass takes no input and runs no
+    // timers (both would only add output): it waits for the broker to drain it, retrying what Paho
+    // refused, and keeps the metrics fresh.
     void step() {
+        flush();
+        if (session_.input_paused()) {
+            session_.wait_for_drain(retry_wait(metrics_interval));
+            flush();
+            report(std::chrono::steady_clock::now());
+            return;
+        }
         auto msg = session_.next(wait_time());
         const auto started = std::chrono::steady_clock::now();
         bool worked = false;
@@ -112,12 +121,22 @@ class controller_loop {
         publish_due_snapshots(coalescer_.take_all());
         if (cfg_.stats_interval.count() > 0) publish_stats();
         flush();
+        session_.drain(shutdown_drain);
     }
 
   private:
+    // At most `wait`, and no longer than until the session's next retry of a refused publish.
+    std::chrono::milliseconds retry_wait(std::chrono::milliseconds wait) const {
+        if (const auto retry = session_.next_retry()) {
+            wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
+                                  *retry - std::chrono::steady_clock::now()),
+                              std::chrono::milliseconds(0), wait);
+        }
+        return wait;
+    }
+
     std::chrono::milliseconds wait_time() const {
-        if (!pending_.empty()) return std::chrono::milliseconds(0);
-        auto wait = max_wait;
+        auto wait = retry_wait(max_wait);
         if (const auto deadline = engine_.next_deadline()) {
             wait = std::clamp(*deadline - clock_.now(), core::duration(0), wait);
         }
@@ -300,27 +319,15 @@ class controller_loop {
                           : std::string());
     }
 
-    // Publishes in order; a refused publish stays first in line and is retried on the next pass.
-    // Passes follow each other at once while anything is pending, so the attempts are not spaced
-    // out: a publish Paho keeps refusing is dropped almost immediately (counted in publish_errors).
+    // Hands every queued publish to the session, in order. The session keeps what Paho refuses
+    // and retries it after a short backoff, so nothing is dropped for being slow (session.hpp).
     void flush() {
+        session_.retry(std::chrono::steady_clock::now());
         while (!pending_.empty()) {
             auto& front = pending_.front();
-            try {
-                // Query replies are QoS 1 (docs/protocol.md); the rest follows --output-qos.
-                session_.publish(front.message, front.reply ? 1 : cfg_.output_qos,
-                                 front.correlation_data);
-                ++counters_.published;
-            } catch (const mqtt::exception& e) {
-                if (++front.attempts < max_publish_attempts) {
-                    spdlog::warn("publish topic={} refused ({}); will retry", front.message.topic,
-                                 e.what());
-                    return;
-                }
-                ++counters_.publish_errors;
-                spdlog::error("publish topic={} dropped after {} attempts: {}", front.message.topic,
-                              front.attempts, e.what());
-            }
+            // Query replies are QoS 1 (docs/protocol.md); the rest follows --output-qos.
+            session_.publish(std::move(front.message), front.reply ? 1 : cfg_.output_qos,
+                             std::move(front.correlation_data));
             pending_.pop_front();
         }
     }
@@ -352,12 +359,15 @@ class controller_loop {
     }
 
     metrics_snapshot snapshot(std::chrono::steady_clock::time_point now) const {
-        metrics_snapshot m{counters_, engine_stats_, {}, now, engine_stats_at_};
+        metrics_snapshot m{counters_, engine_stats_, {}, now, engine_stats_at_, {}};
         m.h.restore_done = true;  // the loop runs only after the restore
         m.h.restore_complete = restore_complete_;
         m.h.broker_connected = session_.connected();
         m.h.broker_connects = session_.connects();
-        m.h.publish_queue_depth = pending_.size();
+        m.out = session_.outbound();
+        m.c.published = m.out.published;
+        m.c.publish_errors = m.out.dropped + m.out.failed;
+        m.h.publish_queue_depth = pending_.size() + m.out.kept;
         return m;
     }
 
@@ -384,7 +394,7 @@ class controller_loop {
 
     struct pending_publish {
         wire::outbound message;
-        int attempts = 0;
+        int attempts = 0;              // unused: the session keeps and retries refused publishes
         std::string correlation_data;  // MQTT 5 correlation data of a query reply
         bool reply = false;            // a query reply
     };

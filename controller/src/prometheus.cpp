@@ -145,11 +145,28 @@ std::string to_prometheus(const metrics_snapshot& m, std::string_view version) {
 
     out.counter("presence_published_total", "MQTT publishes handed to the client.", c.published);
     out.counter("presence_publish_errors_total",
-                "Publishes dropped after the MQTT client refused them repeatedly.",
+                "Publishes that never reached the broker: refused as unsendable, or reported "
+                "failed by the MQTT client after it accepted them.",
                 c.publish_errors);
     out.gauge("presence_publish_queue_depth",
-              "Publishes waiting in the controller's queue for the MQTT client to accept them.",
+              "Publishes the MQTT client refused, kept in order for their next try.",
               d(m.h.publish_queue_depth, 0));
+    out.counter("presence_publish_refusals_total",
+                "Times the MQTT client refused a publish that was kept and retried.",
+                m.out.refusals);
+    out.gauge("presence_publish_pending",
+              "Publishes not yet completed: kept after a refusal, or held by the MQTT client "
+              "until the broker acknowledges them (QoS 1) or they are written (QoS 0).",
+              d(m.out.pending_publishes, 0));
+    out.gauge("presence_publish_pending_bytes", "Topic and payload bytes of the pending publishes.",
+              d(m.out.pending_bytes, 0));
+    out.counter("presence_backpressure_pauses_total",
+                "Times the controller stopped taking input because pending publishes reached "
+                "--max-pending-publishes or --max-pending-bytes.",
+                m.out.backpressure_pauses);
+    out.gauge("presence_backpressure_paused",
+              "1 while input is stopped until the pending publishes drain to half the limits.",
+              m.out.backpressure_paused ? 1 : 0);
 
     out.family("presence_queries_total", "counter",
                "Queries answered, by kind (unknown: the payload named none) and status.");

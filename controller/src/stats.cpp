@@ -128,6 +128,12 @@ std::string to_json(const metrics_snapshot& m) {
     j.add("broker_connects", m.h.broker_connects);
     j.add("restore_complete", m.h.restore_complete ? 1 : 0);
     j.add("publish_queue_depth", m.h.publish_queue_depth);
+    j.add("publish_pending", m.out.pending_publishes);
+    j.add("publish_pending_bytes", m.out.pending_bytes);
+    j.add("publish_refusals", m.out.refusals);
+    j.add("publish_failures", m.out.failed);
+    j.add("backpressure_pauses", m.out.backpressure_pauses);
+    j.add("backpressure_paused", m.out.backpressure_paused ? 1 : 0);
     return std::move(j).done();
 }
 

@@ -91,10 +91,13 @@ struct metrics_snapshot {
     // engine_stats() walks every member, so the loop refreshes these gauges only when a scrape
     // or the stats topic needs them; this says when they were taken.
     std::chrono::steady_clock::time_point engine_taken_at{};
+    outbound_stats out;  // the publish path: pending output and backpressure
 };
 
 // The stats topic's JSON (see to_json above) plus the health facts: broker_connected,
-// broker_connects, restore_complete, publish_queue_depth.
+// broker_connects, restore_complete, publish_queue_depth, and the publish path's numbers:
+// publish_pending, publish_pending_bytes, publish_refusals, publish_failures,
+// backpressure_pauses, backpressure_paused.
 std::string to_json(const metrics_snapshot& m);
 
 // Renders the snapshot as Prometheus text exposition format 0.0.4: one # HELP and # TYPE line
