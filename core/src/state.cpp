@@ -102,23 +102,24 @@ device_rec* engine::state::find_device(const device_key& key) {
     return it == user->devices.end() ? nullptr : &it->second;
 }
 
-bool engine::state::is_ended(const device_key& key, const device_rec* dev,
-                             std::string_view session) const {
+bool engine::state::session_over(const device_key& key, const device_rec* dev,
+                                 std::string_view session) const {
     if (session.empty()) return false;
-    if (dev != nullptr) {
-        if (dev->state == device_state::reconnecting && dev->session == session) return true;
-        if (std::find(dev->ended.begin(), dev->ended.end(), session) != dev->ended.end()) {
-            return true;
-        }
+    if (dev != nullptr &&
+        std::find(dev->ended.begin(), dev->ended.end(), session) != dev->ended.end()) {
+        return true;
     }
+    // A held device's list was seeded from these, but can be shorter than all of them.
     return tombstones_.contains(key, session);
 }
 
 void engine::state::remember_ended(device_rec& dev, std::string_view session) const {
-    if (session.empty() || config_.ended_sessions_kept == 0) return;
+    if (session.empty()) return;
     if (std::find(dev.ended.begin(), dev.ended.end(), session) != dev.ended.end()) return;
     dev.ended.emplace_back(session);
-    while (dev.ended.size() > config_.ended_sessions_kept) dev.ended.erase(dev.ended.begin());
+    // At least one, so a dead current session is always known as ended.
+    const auto kept = std::max<std::size_t>(config_.ended_sessions_kept, 1);
+    while (dev.ended.size() > kept) dev.ended.erase(dev.ended.begin());
 }
 
 void engine::state::arm(const device_key& key, device_rec& dev, time_point deadline) {
