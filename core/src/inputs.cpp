@@ -22,7 +22,7 @@ outcome engine::state::on_connect(const device_key& key, std::string_view sessio
     auto* dev = find_device(key);
     if (session_over(key, dev, session)) return outcome::stale;
     begin(leave_reason::explicit_leave);
-    if (dev != nullptr && dev->state == device_state::live && dev->session == session) {
+    if (dev != nullptr && dev->live() && dev->session == session) {
         auto* user = find_user(key.user_id);
         if (prof.empty() || prof == user->prof) return outcome::duplicate;
         user->last_seen = now;
@@ -41,7 +41,7 @@ outcome engine::state::on_will(const device_key& key, std::string_view session, 
     if (dev == nullptr) return absent(tombstones_, key, session);
     if (session != dev->session) return outcome::stale;
     // Lost already: this will repeats the one (or the closed) that ended the session.
-    if (dev->state == device_state::reconnecting) return outcome::duplicate;
+    if (!dev->live()) return outcome::duplicate;
     // Live, but on a newer broker connection that came after this session's end.
     if (session_over(key, dev, session)) return outcome::stale;
     begin(leave_reason::timeout);
@@ -57,7 +57,7 @@ outcome engine::state::on_disconnect(const device_key& key, std::string_view ses
     if (!session.empty()) {
         if (session != dev->session) return outcome::stale;
         // A live device whose named session ended is live through a newer connection.
-        if (dev->state == device_state::live && session_over(key, dev, session)) {
+        if (dev->live() && session_over(key, dev, session)) {
             return outcome::stale;
         }
     }

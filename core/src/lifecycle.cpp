@@ -80,10 +80,9 @@ void engine::state::reconcile(std::uint64_t from_epoch, time_point now) {
     reconciliation change{from_epoch, broker_epoch_, 0};
     for (auto& [user_id, user] : users_) {
         for (auto& [device_id, dev] : user.devices) {
-            if (dev.state != device_state::live || dev.epoch == broker_epoch_) continue;
+            if (!dev.live() || dev.connection.epoch == broker_epoch_) continue;
             const device_key key{user_id, device_id};
             touch_device_parties(key, dev);
-            dev.state = device_state::reconnecting;
             arm(key, dev, now + config_.grace);
             remember_ended(dev, dev.session);
             touch_user(user_id);
@@ -98,7 +97,6 @@ void engine::state::reconcile(std::uint64_t from_epoch, time_point now) {
 // its current session is over.
 void engine::state::lose_connection(const device_key& key, device_rec& dev, time_point now) {
     touch_device_parties(key, dev);
-    dev.state = device_state::reconnecting;
     arm(key, dev, now + config_.grace);
     remember_ended(dev, dev.session);
     find_user(key.user_id)->last_seen = now;
@@ -111,22 +109,20 @@ outcome engine::state::open_connection(const device_key& key, std::uint64_t epoc
     if (dev == nullptr) {
         if (forgotten_connections_.covers(key, epoch, seq)) return outcome::stale;
         dev = &connect_device(key, {}, now);
-        dev->epoch = epoch;
-        dev->seq = seq;
+        dev->connection.epoch = epoch;
+        dev->connection.seq = seq;
         return outcome::applied;
     }
-    if (dev->epoch == epoch) {
-        if (seq < dev->seq) return outcome::stale;
-        if (seq == dev->seq) {
+    if (dev->connection.epoch == epoch) {
+        if (seq < dev->connection.seq) return outcome::stale;
+        if (seq == dev->connection.seq) {
             // Reconnecting on the very connection recorded means that connection already ended.
-            return dev->state == device_state::live ? outcome::duplicate : outcome::stale;
+            return dev->live() ? outcome::duplicate : outcome::stale;
         }
     }
     touch_device_parties(key, *dev);
-    dev->epoch = epoch;
-    dev->seq = seq;
-    dev->state = device_state::live;
-    dev->deadline = {};
+    dev->connection.epoch = epoch;
+    dev->connection.seq = seq;
     disarm(*dev);
     find_user(key.user_id)->last_seen = now;
     touch_user(key.user_id);
@@ -139,19 +135,19 @@ outcome engine::state::close_connection(const device_key& key, std::uint64_t epo
     if (dev == nullptr) {
         return forgotten_connections_.covers(key, epoch, seq) ? outcome::stale : outcome::unknown;
     }
-    if (dev->epoch == epoch && seq < dev->seq) return outcome::stale;
-    if (dev->state == device_state::reconnecting) {
-        if (dev->epoch == epoch && dev->seq == seq) return outcome::duplicate;
+    if (dev->connection.epoch == epoch && seq < dev->connection.seq) return outcome::stale;
+    if (!dev->live()) {
+        if (dev->connection.epoch == epoch && dev->connection.seq == seq) return outcome::duplicate;
         // Already reconnecting (a will came first): record the newer connection so that a late
         // duplicate of its opened stays stale; the deadline stays.
         touch_device_parties(key, *dev);
-        dev->epoch = epoch;
-        dev->seq = seq;
+        dev->connection.epoch = epoch;
+        dev->connection.seq = seq;
         touch_user(key.user_id);
         return outcome::applied;
     }
-    dev->epoch = epoch;
-    dev->seq = seq;
+    dev->connection.epoch = epoch;
+    dev->connection.seq = seq;
     lose_connection(key, *dev, now);
     return outcome::applied;
 }

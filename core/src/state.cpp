@@ -126,15 +126,14 @@ void engine::state::arm(const device_key& key, device_rec& dev, time_point deadl
     disarm(dev);
     const detail::timer_key timer{deadline, next_timer_seq_++};
     timers_.emplace(timer, key);
-    dev.deadline = deadline;
-    dev.timer = timer;
+    dev.lost = detail::lost_link{deadline, timer};
 }
 
 void engine::state::disarm(device_rec& dev) {
-    if (!dev.timer) return;
-    const auto erased = timers_.erase(*dev.timer);
+    if (!dev.lost) return;
+    const auto erased = timers_.erase(dev.lost->timer);
     PRESENCE_ASSERT(erased == 1, "an armed device has a timer entry");
-    dev.timer.reset();
+    dev.lost.reset();
 }
 
 void engine::state::touch_member(std::string_view party_id, std::string_view user_id) {
@@ -165,16 +164,14 @@ device_rec& engine::state::connect_device(const device_key& key, std::string_vie
     if (created) {
         for (const auto& ended : tombstones_.sessions_of(key)) remember_ended(dev, ended);
         if (const auto conn = forgotten_connections_.find(key)) {
-            dev.epoch = conn->first;
-            dev.seq = conn->second;
+            dev.connection.epoch = conn->first;
+            dev.connection.seq = conn->second;
         }
     } else {
         touch_device_parties(key, dev);
         if (dev.session != session) remember_ended(dev, dev.session);
     }
     dev.session = std::string(session);
-    dev.state = device_state::live;
-    dev.deadline = {};
     disarm(dev);
     user.last_seen = now;
     touch_user(key.user_id);
@@ -250,7 +247,7 @@ void engine::state::drop_device(const device_key& key) {
     }
     for (const auto& session : dev.ended) tombstones_.add(key, session);
     tombstones_.add(key, dev.session);
-    forgotten_connections_.add(key, dev.epoch, dev.seq);
+    forgotten_connections_.add(key, dev.connection.epoch, dev.connection.seq);
     disarm(dev);
     user->devices.erase(it);
     touch_user(key.user_id);

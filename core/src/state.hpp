@@ -30,13 +30,26 @@ namespace detail {
 // Orders grace timers by deadline, then by arming order, so expiry is deterministic.
 using timer_key = std::pair<time_point, std::uint64_t>;
 
-// One device of a user.
+// The broker connection a device was last seen on through lifecycle events; 0 and 0 when none
+// was. Within one epoch (broker run) seq grows with every accepted connection.
+struct connection_ref {
+    std::uint64_t epoch = 0;
+    std::uint64_t seq = 0;
+};
+
+// What a lost device has that a live one has not: the grace deadline and its timer.
+struct lost_link {
+    time_point deadline{};
+    timer_key timer{};
+};
+
+// One device of a user: live{session, connection} or lost{session, connection, deadline}.
 struct device_rec {
     std::string session;  // the current session; empty when no input named one
-    // live: a connection is open. reconnecting (lost): none is; deadline and timer are set.
-    device_state state = device_state::live;
-    time_point deadline{};  // meaningful only while reconnecting
-    std::optional<timer_key> timer;
+    connection_ref connection;
+    // nullopt: live (a connection is open). Set: lost (published as reconnecting); it expires
+    // at the deadline unless a connect, a join naming a new session, or an opened revives it.
+    std::optional<lost_link> lost;
     // The ended sessions, oldest first, at most max(1, engine_config::ended_sessions_kept): the
     // current session is in it exactly when its connection died (a lost device's always is; a
     // live one's is after a newer broker connection made the device live again before the app
@@ -44,9 +57,9 @@ struct device_rec {
     // bytes, which was a third of the memory per member.
     std::vector<std::string> ended;
     std::set<std::string, std::less<>> parties;
-    // The broker connection last seen through lifecycle events; 0 and 0 when none was.
-    std::uint64_t epoch = 0;
-    std::uint64_t seq = 0;
+
+    bool live() const { return !lost; }
+    device_state state() const { return lost ? device_state::reconnecting : device_state::live; }
 };
 
 // One user and the devices the engine currently knows.
@@ -176,6 +189,7 @@ struct engine::state {
                              time_point now);
     void lose_connection(const device_key& key, detail::device_rec& dev, time_point now);
 
+    // Makes the device lost until `deadline` (re-arming its timer); disarm makes it live.
     void arm(const device_key& key, detail::device_rec& dev, time_point deadline);
     void disarm(detail::device_rec& dev);
 
