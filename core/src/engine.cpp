@@ -111,10 +111,10 @@ engine_stats engine::stats() const {
         stats.members += party.members.size();
         for (const auto& [user_id, member] : party.members) {
             const auto& devices = state_->users_.find(user_id)->second.devices;
-            const bool live = std::any_of(
-                member.devices.begin(), member.devices.end(), [&](const std::string& device_id) {
-                    return devices.find(device_id)->second.live();
-                });
+            const bool live = std::any_of(member.devices.begin(), member.devices.end(),
+                                          [&](const std::string& device_id) {
+                                              return devices.find(device_id)->second.live();
+                                          });
             if (!live) ++stats.reconnecting_members;
         }
     }
