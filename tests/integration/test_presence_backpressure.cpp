@@ -138,3 +138,39 @@ TEST_CASE("a_burst_through_a_frozen_broker_pauses_input_and_loses_no_retained_st
     CHECK(metric(port, "presence_publish_errors_total") == 0.0);
     CHECK(stop_controller(s) == 0);
 }
+
+TEST_CASE("publishes_pending_when_the_frozen_broker_crashes_complete_after_its_restart") {
+    stack_options options;
+    options.grace = "60s";
+    options.controller_args = {"--max-pending-publishes", "1"};
+    stack s(options);
+    const auto port = s.controller_.http_port();
+    REQUIRE(port != 0);
+    app_device alice(s.broker_.uri(), stack::app("alice", "alice-phone"));
+    alice.connect();
+    alice.join("p1");
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return present_members(p).size() == 1; }));
+
+    signal_broker(s.broker_, SIGSTOP);
+    REQUIRE(wait_metric(port, "presence_backpressure_paused", [](double v) { return v == 1; }));
+    // A crash of the frozen broker: what Paho held unacknowledged must be resent or failed after
+    // the reconnect, never leak, or the controller would stay paused for good.
+    s.broker_.kill9();
+    s.broker_.start();
+    CHECK(wait_metric(
+        port, "presence_backpressure_paused", [](double v) { return v == 0; }, 30s));
+    CHECK(wait_metric(
+        port, "presence_publish_pending", [](double v) { return v == 0; }, 30s));
+
+    // The controller takes input again: a new member shows up.
+    app_device bob(s.broker_.uri(), stack::app("bob", "bob-phone"));
+    bob.connect();
+    bob.join("p1");
+    observer newcomer(s.broker_.uri(), {"party/+/members"});
+    CHECK(newcomer.wait_snapshot("p1", [](const core::party_snapshot* p) {
+        const auto ids = present_members(p);
+        return std::find(ids.begin(), ids.end(), "bob") != ids.end();
+    }));
+    CHECK(stop_controller(s) == 0);
+}
