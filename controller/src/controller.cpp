@@ -376,7 +376,7 @@ class controller_loop {
         refresh_engine_stats(now);
         const auto m = snapshot(now);
         pending_.push_back({{std::string(stats_topic), to_json(m), true}, 0, {}});
-        spdlog::info("{}", summary(counters_, engine_stats_));
+        spdlog::info("{}", summary(m.c, m.engine));
     }
 
     // Hands the heap that bursts left free back to the kernel: glibc keeps it otherwise, and
