@@ -81,26 +81,12 @@ void engine::state::reconcile(std::uint64_t from_epoch, time_point now) {
     for (auto& [user_id, user] : users_) {
         for (auto& [device_id, dev] : user.devices) {
             if (!dev.live() || dev.connection.epoch == broker_epoch_) continue;
-            const device_key key{user_id, device_id};
-            touch_device_parties(key, dev);
-            arm(key, dev, now + config_.grace);
-            remember_ended(dev, dev.session);
-            touch_user(user_id);
+            lose({user_id, device_id}, dev, now);
             ++change.devices;
         }
     }
     epoch_reconciled_ = true;
     reconciliations_.push_back(change);
-}
-
-// A device's connection ended: like a will, the device goes reconnecting until now + grace and
-// its current session is over.
-void engine::state::lose_connection(const device_key& key, device_rec& dev, time_point now) {
-    touch_device_parties(key, dev);
-    arm(key, dev, now + config_.grace);
-    remember_ended(dev, dev.session);
-    find_user(key.user_id)->last_seen = now;
-    touch_user(key.user_id);
 }
 
 outcome engine::state::open_connection(const device_key& key, std::uint64_t epoch,

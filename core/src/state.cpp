@@ -136,6 +136,20 @@ void engine::state::disarm(device_rec& dev) {
     dev.lost.reset();
 }
 
+void engine::state::lose(const device_key& key, device_rec& dev, time_point now) {
+    touch_device_parties(key, dev);
+    arm(key, dev, now + config_.grace);
+    remember_ended(dev, dev.session);
+    touch_user(key.user_id);
+}
+
+void engine::state::lose_connection(const device_key& key, device_rec& dev, time_point now) {
+    lose(key, dev, now);
+    auto* user = find_user(key.user_id);
+    PRESENCE_ASSERT(user != nullptr, "a lost device belongs to a known user");
+    user->last_seen = now;
+}
+
 void engine::state::touch_member(std::string_view party_id, std::string_view user_id) {
     auto& change = changed_parties_[std::string(party_id)];
     if (change.before.contains(user_id)) return;

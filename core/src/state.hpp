@@ -187,11 +187,15 @@ struct engine::state {
                             time_point now);
     outcome close_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
                              time_point now);
-    void lose_connection(const device_key& key, detail::device_rec& dev, time_point now);
 
     // Makes the device lost until `deadline` (re-arming its timer); disarm makes it live.
     void arm(const device_key& key, detail::device_rec& dev, time_point deadline);
     void disarm(detail::device_rec& dev);
+    // The one way a live device becomes lost (will, closed, reconciliation): lost until
+    // now + grace, its current session ended. lose_connection also counts as the user's input
+    // (last_seen); a reconciliation is not the user's input.
+    void lose(const device_key& key, detail::device_rec& dev, time_point now);
+    void lose_connection(const device_key& key, detail::device_rec& dev, time_point now);
 
     void touch_member(std::string_view party_id, std::string_view user_id);
     void touch_device_parties(const device_key& key, const detail::device_rec& dev);
