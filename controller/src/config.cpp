@@ -167,6 +167,19 @@ parse_result parse_args(int argc, const char* const* argv) {
         ->check(CLI::IsMember({"on", "off"}))
         ->type_name("on|off")
         ->default_str("on");
+    app.add_option("--max-pending-publishes", cfg.max_pending_publishes,
+                   "Stop taking input while this many publishes wait for the broker; resume at "
+                   "half (backpressure, see docs/operations.md)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+        ->type_name("PUBLISHES");
+    app.add_option_function<std::string>(
+           "--max-pending-bytes",
+           [&cfg](const std::string& v) { cfg.max_pending_bytes = *parse_bytes(v); },
+           "Stop taking input while this many bytes of publishes wait for the broker; resume at "
+           "half")
+        ->check(bytes_validator())
+        ->type_name("BYTES")
+        ->default_str(std::to_string(cfg.max_pending_bytes));
     app.add_option_function<std::string>(
            "--http-listen",
            [&cfg](const std::string& v) {

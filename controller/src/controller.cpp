@@ -26,9 +26,8 @@ constexpr std::string_view stats_topic = wire::controller_stats_topic;
 constexpr auto max_wait = std::chrono::milliseconds(200);
 // Inputs handled before effects are drained; a burst costs one snapshot per changed party.
 constexpr std::size_t max_burst = 1000;
-// A publish Paho keeps refusing is dropped after this many tries, so one bad message cannot
-// wedge the pipeline.
-constexpr int max_publish_attempts = 5;
+// How long a clean shutdown waits for refused publishes and unacknowledged ones.
+constexpr auto shutdown_drain = std::chrono::seconds(5);
 // How often the loop hands the HTTP endpoints a fresh metrics snapshot.
 constexpr auto metrics_interval = std::chrono::milliseconds(100);
 // How often the loop returns free heap to the kernel (malloc_trim).
@@ -67,7 +66,17 @@ class controller_loop {
 
     // One pass: wait for input (bounded by the host's next wakeup), handle the burst that is
     // queued, let the host expire and drain, and publish everything.
+    // While the pending output is above its high-water mark the pass takes no input and runs no
+    // timers (both would only add output): it waits for the broker to drain it, retrying what Paho
+    // refused, and keeps the metrics fresh.
     void step() {
+        flush();
+        if (session_.input_paused()) {
+            session_.wait_for_drain(retry_wait(metrics_interval));
+            flush();
+            report(std::chrono::steady_clock::now());
+            return;
+        }
         auto msg = session_.next(wait_time());
         const auto started = std::chrono::steady_clock::now();
         bool worked = false;
@@ -95,12 +104,22 @@ class controller_loop {
         host_.finish(sink_);
         if (cfg_.stats_interval.count() > 0) publish_stats();
         flush();
+        session_.drain(shutdown_drain);
     }
 
   private:
+    // At most `wait`, and no longer than until the session's next retry of a refused publish.
+    std::chrono::milliseconds retry_wait(std::chrono::milliseconds wait) const {
+        if (const auto retry = session_.next_retry()) {
+            wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
+                                  *retry - std::chrono::steady_clock::now()),
+                              std::chrono::milliseconds(0), wait);
+        }
+        return wait;
+    }
+
     std::chrono::milliseconds wait_time() const {
-        if (!pending_.empty()) return std::chrono::milliseconds(0);
-        auto wait = max_wait;
+        auto wait = retry_wait(max_wait);
         if (const auto wake = host_.next_wakeup()) {
             wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*wake - clock_.now()),
                               std::chrono::milliseconds(0), wait);
@@ -151,26 +170,14 @@ class controller_loop {
         }
     }
 
-    // Publishes in order; a refused publish stays first in line and is retried on the next pass.
-    // Passes follow each other at once while anything is pending, so the attempts are not spaced
-    // out: a publish Paho keeps refusing is dropped almost immediately (counted in publish_errors).
+    // Hands every queued publish to the session, in order. The session keeps what Paho refuses
+    // and retries it after a short backoff, so nothing is dropped for being slow (session.hpp).
     void flush() {
+        session_.retry(std::chrono::steady_clock::now());
         while (!pending_.empty()) {
             auto& front = pending_.front();
-            try {
-                session_.publish(front.message, front.qos, front.correlation_data);
-                host_.count_published();
-            } catch (const mqtt::exception& e) {
-                if (++attempts_ < max_publish_attempts) {
-                    spdlog::warn("publish topic={} refused ({}); will retry", front.message.topic,
-                                 e.what());
-                    return;
-                }
-                host_.count_publish_error();
-                spdlog::error("publish topic={} dropped after {} attempts: {}", front.message.topic,
-                              attempts_, e.what());
-            }
-            attempts_ = 0;
+            session_.publish(std::move(front.message), front.qos,
+                             std::move(front.correlation_data));
             pending_.pop_front();
         }
     }
@@ -203,12 +210,15 @@ class controller_loop {
 
     metrics_snapshot snapshot(std::chrono::steady_clock::time_point now) {
         static_cast<host::counters&>(counters_) = host_.counts();
-        metrics_snapshot m{counters_, engine_stats_, {}, now, engine_stats_at_};
+        metrics_snapshot m{counters_, engine_stats_, {}, now, engine_stats_at_, {}};
         m.h.restore_done = true;  // the loop runs only after the restore
         m.h.restore_complete = restore_complete_;
         m.h.broker_connected = session_.connected();
         m.h.broker_connects = session_.connects();
-        m.h.publish_queue_depth = pending_.size();
+        m.out = session_.outbound();
+        m.c.published = m.out.published;
+        m.c.publish_errors = m.out.dropped + m.out.failed;
+        m.h.publish_queue_depth = pending_.size() + m.out.kept;
         return m;
     }
 
@@ -217,7 +227,7 @@ class controller_loop {
         refresh_engine_stats(now);
         const auto m = snapshot(now);
         pending_.push_back({{std::string(stats_topic), to_json(m), true}, cfg_.output_qos, {}});
-        spdlog::info("{}", summary(counters_, engine_stats_));
+        spdlog::info("{}", summary(m.c, m.engine));
     }
 
     // Hands the heap that bursts left free back to the kernel: glibc keeps it otherwise, and
@@ -244,7 +254,6 @@ class controller_loop {
     reject_log rejections_;
     reject_log query_drops_;
     std::deque<host::publish> pending_;
-    int attempts_ = 0;  // of the publish at the front of pending_
     std::chrono::steady_clock::time_point next_stats_;
     std::chrono::steady_clock::time_point next_metrics_{};
     std::chrono::steady_clock::time_point next_trim_ =

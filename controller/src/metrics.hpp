@@ -44,6 +44,20 @@ struct health {
     std::size_t publish_queue_depth = 0;  // publishes waiting for Paho to accept them
 };
 
+// The publish path's own numbers (session.hpp), taken by the loop thread for one snapshot: what
+// the controller still owes the broker, and how often that stopped the input.
+struct outbound_stats {
+    std::uint64_t published = 0;        // publishes Paho accepted
+    std::uint64_t refusals = 0;         // times Paho refused a publish that was kept and retried
+    std::uint64_t dropped = 0;          // refused publishes Paho can never send (logged, dropped)
+    std::uint64_t failed = 0;           // accepted publishes Paho later reported as failed
+    std::size_t kept = 0;               // refused publishes waiting for their next try
+    std::size_t pending_publishes = 0;  // kept refused publishes plus those Paho still holds
+    std::size_t pending_bytes = 0;      // their topics and payloads
+    std::uint64_t backpressure_pauses = 0;  // times input stopped at the high-water mark
+    bool backpressure_paused = false;       // input is stopped right now
+};
+
 // Escapes a Prometheus label value: backslash, double quote and newline.
 std::string escape_label_value(std::string_view value);
 

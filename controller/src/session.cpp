@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "connect.hpp"
 #include "presence/wire/query.hpp"
 
@@ -30,7 +32,9 @@ mqtt::create_options create_options() {
 }  // namespace
 
 session::session(const config& cfg)
-    : cfg_(cfg), client_(cfg.broker, cfg.client_id, create_options()) {
+    : cfg_(cfg),
+      client_(cfg.broker, cfg.client_id, create_options()),
+      gate_(pending_load{cfg.max_pending_publishes, cfg.max_pending_bytes}) {
     client_.set_connected_handler([this](const std::string& cause) { on_connected(cause); });
     // Tracked here rather than asked of Paho (is_connected() takes a lock its I/O threads hold),
     // so the loop thread can read it for the health endpoint without ever waiting.
@@ -90,16 +94,176 @@ std::optional<mqtt::const_message_ptr> session::next(std::chrono::milliseconds w
     return msg;
 }
 
-void session::publish(const wire::outbound& message, int message_qos,
-                      const std::string& correlation_data) {
-    if (correlation_data.empty()) {
-        client_.publish(message.topic, message.payload.data(), message.payload.size(), message_qos,
-                        message.retained);
+void session::publish(wire::outbound message, int message_qos, std::string correlation_data) {
+    kept_publish p{std::move(message), message_qos, std::move(correlation_data)};
+    // Behind a kept publish, so the broker sees every topic's messages in the order they were made.
+    if (kept_.empty()) {
+        const auto result = hand_over(p);
+        if (result != handed::refused) return;
+        backoff_.refused(std::chrono::steady_clock::now());
+    }
+    kept_bytes_ += p.message.topic.size() + p.message.payload.size();
+    kept_.push_back(std::move(p));
+}
+
+void session::retry(std::chrono::steady_clock::time_point now) {
+    if (kept_.empty() || !backoff_.due(now)) return;
+    while (!kept_.empty()) {
+        const auto& front = kept_.front();
+        if (hand_over(front) == handed::refused) {
+            backoff_.refused(now);
+            return;
+        }
+        kept_bytes_ -= front.message.topic.size() + front.message.payload.size();
+        kept_.pop_front();
+    }
+    backoff_.accepted();
+    spdlog::info("publish: Paho accepts publishes again after {} refusals", refusals_in_a_row_);
+    refusals_in_a_row_ = 0;
+}
+
+std::optional<std::chrono::steady_clock::time_point> session::next_retry() const {
+    if (kept_.empty()) return std::nullopt;
+    return backoff_.next_try();
+}
+
+session::handed session::hand_over(const kept_publish& p) {
+    const auto& m = p.message;
+    const std::size_t bytes = m.topic.size() + m.payload.size();
+    // Counted before the call: Paho may complete the publish on its own thread before it returns.
+    in_client_publishes_.fetch_add(1);
+    in_client_bytes_.fetch_add(bytes);
+    auto* context = reinterpret_cast<void*>(static_cast<std::uintptr_t>(bytes));
+    try {
+        if (p.correlation_data.empty()) {
+            client_.publish(m.topic, m.payload.data(), m.payload.size(), p.qos, m.retained, context,
+                            listener_);
+        } else {
+            auto msg = mqtt::make_message(m.topic, m.payload, p.qos, m.retained);
+            msg->set_properties(
+                mqtt::properties{{mqtt::property::CORRELATION_DATA, p.correlation_data}});
+            client_.publish(std::move(msg), context, listener_);
+        }
+        ++published_;
+        return handed::accepted;
+    } catch (const mqtt::exception& e) {
+        in_client_publishes_.fetch_sub(1);
+        in_client_bytes_.fetch_sub(bytes);
+        if (classify_refusal(e.get_return_code()) == refusal::permanent) {
+            ++dropped_;
+            spdlog::error("publish topic={} dropped: Paho can never send it ({})", m.topic,
+                          e.what());
+            return handed::dropped;
+        }
+        ++refusals_;
+        // The first refusal of a run and then every power of two, so a long outage logs a few
+        // lines rather than one per try.
+        const auto n = ++refusals_in_a_row_;
+        if ((n & (n - 1)) == 0) {
+            spdlog::warn(
+                "publish topic={} refused ({}); kept with {} others, retry in {} ms "
+                "(refusal {} in a row)",
+                m.topic, e.what(), kept_.size(), backoff_.delay().count(), n);
+        }
+        return handed::refused;
+    }
+}
+
+void session::delivery_listener::on_success(const mqtt::token& tok) {
+    owner_.completed(tok, false);
+}
+
+void session::delivery_listener::on_failure(const mqtt::token& tok) { owner_.completed(tok, true); }
+
+void session::completed(const mqtt::token& tok, bool failed) {
+    const auto bytes =
+        static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(tok.get_user_context()));
+    const auto publishes = in_client_publishes_.fetch_sub(1) - 1;
+    const auto remaining = in_client_bytes_.fetch_sub(bytes) - bytes;
+    if (failed) {
+        failed_.fetch_add(1);
+        const auto* delivery = dynamic_cast<const mqtt::delivery_token*>(&tok);
+        const auto msg = delivery != nullptr ? delivery->get_message() : nullptr;
+        spdlog::error("publish topic={} failed after Paho accepted it (rc {})",
+                      msg ? msg->get_topic() : std::string("?"), tok.get_return_code());
+    }
+    if (drain_waiting_.load() && publishes <= drain_target_publishes_.load() &&
+        remaining <= drain_target_bytes_.load()) {
+        const std::lock_guard lock(drain_mutex_);
+        drained_.notify_one();
+    }
+}
+
+pending_load session::load() const {
+    return {kept_.size() + in_client_publishes_.load(), kept_bytes_ + in_client_bytes_.load()};
+}
+
+bool session::input_paused() {
+    const bool was = gate_.paused();
+    const auto now_load = load();
+    const bool paused = gate_.update(now_load);
+    if (paused && !was) {
+        paused_since_ = std::chrono::steady_clock::now();
+        spdlog::warn(
+            "backpressure: {} publishes ({} bytes) pending reached the high-water mark "
+            "({} / {} bytes); input paused",
+            now_load.publishes, now_load.bytes, gate_.high().publishes, gate_.high().bytes);
+    } else if (!paused && was) {
+        spdlog::info("backpressure: drained to {} publishes ({} bytes) after {} ms; input resumed",
+                     now_load.publishes, now_load.bytes,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - paused_since_)
+                         .count());
+    }
+    return paused;
+}
+
+void session::wait_for_drain(std::chrono::milliseconds timeout) {
+    const auto low = gate_.low();
+    const auto saturating = [](std::size_t a, std::size_t b) { return a > b ? a - b : 0; };
+    // Kept publishes change only on this thread, so Paho's part must drain to what is left.
+    wait_in_client(saturating(low.publishes, kept_.size()), saturating(low.bytes, kept_bytes_),
+                   std::chrono::steady_clock::now() + timeout);
+}
+
+void session::wait_in_client(std::size_t publishes, std::size_t bytes,
+                             std::chrono::steady_clock::time_point until) {
+    drain_target_publishes_.store(publishes);
+    drain_target_bytes_.store(bytes);
+    std::unique_lock lock(drain_mutex_);
+    drain_waiting_.store(true);
+    drained_.wait_until(lock, until, [this] {
+        return in_client_publishes_.load() <= drain_target_publishes_.load() &&
+               in_client_bytes_.load() <= drain_target_bytes_.load();
+    });
+    drain_waiting_.store(false);
+}
+
+void session::drain(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        retry(std::chrono::steady_clock::now());
+        if (kept_.empty()) break;
+        std::this_thread::sleep_until(std::min(next_retry().value_or(until), until));
+    }
+    if (!kept_.empty()) {
+        spdlog::error("shutdown: {} refused publishes were never accepted", kept_.size());
         return;
     }
-    auto msg = mqtt::make_message(message.topic, message.payload, message_qos, message.retained);
-    msg->set_properties(mqtt::properties{{mqtt::property::CORRELATION_DATA, correlation_data}});
-    client_.publish(std::move(msg));
+    wait_in_client(0, 0, until);
+}
+
+outbound_stats session::outbound() const {
+    const auto l = load();
+    return {.published = published_,
+            .refusals = refusals_,
+            .dropped = dropped_,
+            .failed = failed_.load(),
+            .kept = kept_.size(),
+            .pending_publishes = l.publishes,
+            .pending_bytes = l.bytes,
+            .backpressure_pauses = gate_.pauses(),
+            .backpressure_paused = gate_.paused()};
 }
 
 bool session::connected() const { return connected_.load(); }

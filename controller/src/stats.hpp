@@ -41,6 +41,7 @@ struct metrics_snapshot {
     // engine_stats() walks every member, so the loop refreshes these gauges only when a scrape
     // or the stats topic needs them; this says when they were taken.
     std::chrono::steady_clock::time_point engine_taken_at{};
+    outbound_stats out;  // the publish path: pending output and backpressure
 };
 
 // The stats topic's JSON, one flat object: every row of metric_table() (metric_table.hpp), a

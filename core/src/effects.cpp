@@ -15,12 +15,12 @@ using detail::user_rec;
 device_view engine::state::view_of(std::string_view device_id, const device_rec& dev) const {
     device_view view;
     view.device_id = std::string(device_id);
-    view.state = dev.state;
-    if (dev.state == device_state::reconnecting) view.reconnect_deadline = dev.deadline;
+    view.state = dev.state();
+    if (dev.lost) view.reconnect_deadline = dev.lost->deadline;
     view.session_id = dev.session;
     view.ended_session_ids.assign(dev.ended.begin(), dev.ended.end());
-    view.broker_epoch = dev.epoch;
-    view.connection_seq = dev.seq;
+    view.broker_epoch = dev.connection.epoch;
+    view.connection_seq = dev.connection.seq;
     return view;
 }
 
@@ -37,10 +37,10 @@ member_view engine::state::view_of(std::string_view user_id, const member_rec& m
     for (const auto& device_id : member.devices) {
         auto dev = user->second.devices.find(device_id);
         PRESENCE_ASSERT(dev != user->second.devices.end(), "member devices are known devices");
-        if (dev->second.state == device_state::live) {
+        if (dev->second.live()) {
             live = true;
         } else {
-            deadline = std::max(deadline, dev->second.deadline);
+            deadline = std::max(deadline, dev->second.lost->deadline);
         }
         view.devices.push_back(view_of(device_id, dev->second));
     }
@@ -72,7 +72,7 @@ user_presence engine::state::view_of(std::string_view user_id, const user_rec& u
     view.profile = user.prof;
     std::set<std::string, std::less<>> parties;
     for (const auto& [device_id, dev] : user.devices) {
-        if (dev.state == device_state::live) view.online = true;
+        if (dev.live()) view.online = true;
         view.devices.push_back(view_of(device_id, dev));
         parties.insert(dev.parties.begin(), dev.parties.end());
     }

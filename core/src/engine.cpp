@@ -128,17 +128,17 @@ engine_stats engine::stats() const {
         stats.members += party.members.size();
         for (const auto& [user_id, member] : party.members) {
             const auto& devices = state_->users_.find(user_id)->second.devices;
-            const bool live = std::any_of(
-                member.devices.begin(), member.devices.end(), [&](const std::string& device_id) {
-                    return devices.find(device_id)->second.state == device_state::live;
-                });
+            const bool live = std::any_of(member.devices.begin(), member.devices.end(),
+                                          [&](const std::string& device_id) {
+                                              return devices.find(device_id)->second.live();
+                                          });
             if (!live) ++stats.reconnecting_members;
         }
     }
     for (const auto& [user_id, user] : state_->users_) {
         stats.devices += user.devices.size();
         for (const auto& [device_id, dev] : user.devices) {
-            if (dev.state == device_state::live) ++stats.live_devices;
+            if (dev.live()) ++stats.live_devices;
         }
     }
     return stats;

@@ -20,9 +20,9 @@ outcome absent(const detail::tombstones& ended, const device_key& key, std::stri
 outcome engine::state::on_connect(const device_key& key, std::string_view session,
                                   const profile& prof, time_point now) {
     auto* dev = find_device(key);
-    if (is_ended(key, dev, session)) return outcome::stale;
+    if (session_over(key, dev, session)) return outcome::stale;
     begin(leave_reason::explicit_leave);
-    if (dev != nullptr && dev->state == device_state::live && dev->session == session) {
+    if (dev != nullptr && dev->live() && dev->session == session) {
         auto* user = find_user(key.user_id);
         if (prof.empty() || prof == user->prof) return outcome::duplicate;
         user->last_seen = now;
@@ -40,11 +40,10 @@ outcome engine::state::on_will(const device_key& key, std::string_view session, 
     auto* dev = find_device(key);
     if (dev == nullptr) return absent(tombstones_, key, session);
     if (session != dev->session) return outcome::stale;
-    if (dev->state == device_state::reconnecting) return outcome::duplicate;
-    // The session already ended and a newer broker connection made the device live again.
-    if (std::find(dev->ended.begin(), dev->ended.end(), session) != dev->ended.end()) {
-        return outcome::stale;
-    }
+    // Lost already: this will repeats the one (or the closed) that ended the session.
+    if (!dev->live()) return outcome::duplicate;
+    // Live, but on a newer broker connection that came after this session's end.
+    if (session_over(key, dev, session)) return outcome::stale;
     begin(leave_reason::timeout);
     lose_connection(key, *dev, now);
     flush(now);
@@ -58,7 +57,7 @@ outcome engine::state::on_disconnect(const device_key& key, std::string_view ses
     if (!session.empty()) {
         if (session != dev->session) return outcome::stale;
         // A live device whose named session ended is live through a newer connection.
-        if (dev->state == device_state::live && is_ended(key, dev, session)) {
+        if (dev->live() && session_over(key, dev, session)) {
             return outcome::stale;
         }
     }
@@ -72,7 +71,7 @@ outcome engine::state::on_disconnect(const device_key& key, std::string_view ses
 outcome engine::state::on_join(std::string_view party_id, const device_key& key,
                                std::string_view session, time_point now) {
     auto* dev = find_device(key);
-    if (is_ended(key, dev, session)) return outcome::stale;
+    if (session_over(key, dev, session)) return outcome::stale;
     begin(leave_reason::explicit_leave);
     bool connected = false;
     if (dev == nullptr || (!session.empty() && session != dev->session)) {
@@ -93,7 +92,7 @@ outcome engine::state::on_leave(std::string_view party_id, const device_key& key
                                 std::string_view session, time_point now) {
     auto* dev = find_device(key);
     if (dev == nullptr) return absent(tombstones_, key, session);
-    if (!session.empty() && (is_ended(key, dev, session) || session != dev->session)) {
+    if (!session.empty() && (session_over(key, dev, session) || session != dev->session)) {
         return outcome::stale;
     }
     if (!dev->parties.contains(party_id)) return outcome::unknown;

@@ -19,36 +19,49 @@ void engine::state::retire(std::uint64_t epoch) {
     while (retired_.size() > config_.retired_epochs_kept) retired_.pop_front();
 }
 
-// Whether an input of `epoch` (nonzero) may proceed. The current epoch may; a retired one may
-// not; an unknown one is a newer broker run and is adopted first, unless the broker's clock says
-// it is older than the current run (a late event replayed after a restart): then it is retired.
-// `announced` is true for the broker's own epoch message. Right after a restart (no epoch yet) a
-// lifecycle event sets the epoch without reconciling: it may be a redelivered event of an older
-// run, and reconciling on it would send devices of the newer run reconnecting. The epoch message,
-// which always follows on (re)subscription, confirms the run and reconciles then.
+// The lifecycle table of engine.hpp, first half: what an input of `epoch` (nonzero) is, given the
+// broker runs the engine knows. `announced` is true for the broker's own epoch message.
+engine::state::epoch_verdict engine::state::judge_epoch(std::uint64_t epoch, time_point broker_time,
+                                                        bool announced) const {
+    if (is_retired(epoch)) return epoch_verdict::retired;
+    if (epoch == broker_epoch_) return epoch_verdict::current;
+    const bool timed = broker_time != time_point{};
+    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} && broker_time < epoch_since_) {
+        return epoch_verdict::older_run;
+    }
+    if (broker_epoch_ == 0 && !announced) return epoch_verdict::first_seen;
+    return epoch_verdict::newer_run;
+}
+
+// The second half: acts on the verdict; true when the input may proceed. A first_seen epoch is
+// tentative: right after a restart a lifecycle event may be a redelivery of an older run, and
+// reconciling on it would send the newer run's devices reconnecting. The epoch message, which
+// always follows on (re)subscription, confirms the run and reconciles then.
 bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, bool announced,
                                 time_point now) {
-    if (is_retired(epoch)) return false;
-    const bool timed = broker_time != time_point{};
-    if (epoch == broker_epoch_) {
-        if (timed && (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
+    switch (judge_epoch(epoch, broker_time, announced)) {
+        case epoch_verdict::retired:
+            return false;
+        case epoch_verdict::older_run:
+            retire(epoch);
+            return false;
+        case epoch_verdict::current:
+            if (broker_time != time_point{} &&
+                (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
+                epoch_since_ = broker_time;
+            }
+            if (announced && !epoch_reconciled_) reconcile(0, now);
+            return true;
+        case epoch_verdict::first_seen:
+            broker_epoch_ = epoch;
             epoch_since_ = broker_time;
-        }
-        if (announced && !epoch_reconciled_) reconcile(0, now);
-        return true;
+            epoch_reconciled_ = false;
+            return true;
+        case epoch_verdict::newer_run:
+            adopt_epoch(epoch, broker_time, now);
+            return true;
     }
-    if (broker_epoch_ != 0 && timed && epoch_since_ != time_point{} && broker_time < epoch_since_) {
-        retire(epoch);
-        return false;
-    }
-    if (broker_epoch_ == 0 && !announced) {
-        broker_epoch_ = epoch;
-        epoch_since_ = broker_time;
-        epoch_reconciled_ = false;
-        return true;
-    }
-    adopt_epoch(epoch, broker_time, now);
-    return true;
+    return false;
 }
 
 // Makes a new `epoch` current and reconciles.
@@ -67,29 +80,13 @@ void engine::state::reconcile(std::uint64_t from_epoch, time_point now) {
     reconciliation change{from_epoch, broker_epoch_, 0};
     for (auto& [user_id, user] : users_) {
         for (auto& [device_id, dev] : user.devices) {
-            if (dev.state != device_state::live || dev.epoch == broker_epoch_) continue;
-            const device_key key{user_id, device_id};
-            touch_device_parties(key, dev);
-            dev.state = device_state::reconnecting;
-            arm(key, dev, now + config_.grace);
-            remember_ended(dev, dev.session);
-            touch_user(user_id);
+            if (!dev.live() || dev.connection.epoch == broker_epoch_) continue;
+            lose({user_id, device_id}, dev, now);
             ++change.devices;
         }
     }
     epoch_reconciled_ = true;
     reconciliations_.push_back(change);
-}
-
-// A device's connection ended: like a will, the device goes reconnecting until now + grace and
-// its current session is over.
-void engine::state::lose_connection(const device_key& key, device_rec& dev, time_point now) {
-    touch_device_parties(key, dev);
-    dev.state = device_state::reconnecting;
-    arm(key, dev, now + config_.grace);
-    remember_ended(dev, dev.session);
-    find_user(key.user_id)->last_seen = now;
-    touch_user(key.user_id);
 }
 
 outcome engine::state::open_connection(const device_key& key, std::uint64_t epoch,
@@ -98,22 +95,20 @@ outcome engine::state::open_connection(const device_key& key, std::uint64_t epoc
     if (dev == nullptr) {
         if (forgotten_connections_.covers(key, epoch, seq)) return outcome::stale;
         dev = &connect_device(key, {}, now);
-        dev->epoch = epoch;
-        dev->seq = seq;
+        dev->connection.epoch = epoch;
+        dev->connection.seq = seq;
         return outcome::applied;
     }
-    if (dev->epoch == epoch) {
-        if (seq < dev->seq) return outcome::stale;
-        if (seq == dev->seq) {
+    if (dev->connection.epoch == epoch) {
+        if (seq < dev->connection.seq) return outcome::stale;
+        if (seq == dev->connection.seq) {
             // Reconnecting on the very connection recorded means that connection already ended.
-            return dev->state == device_state::live ? outcome::duplicate : outcome::stale;
+            return dev->live() ? outcome::duplicate : outcome::stale;
         }
     }
     touch_device_parties(key, *dev);
-    dev->epoch = epoch;
-    dev->seq = seq;
-    dev->state = device_state::live;
-    dev->deadline = {};
+    dev->connection.epoch = epoch;
+    dev->connection.seq = seq;
     disarm(*dev);
     find_user(key.user_id)->last_seen = now;
     touch_user(key.user_id);
@@ -126,19 +121,19 @@ outcome engine::state::close_connection(const device_key& key, std::uint64_t epo
     if (dev == nullptr) {
         return forgotten_connections_.covers(key, epoch, seq) ? outcome::stale : outcome::unknown;
     }
-    if (dev->epoch == epoch && seq < dev->seq) return outcome::stale;
-    if (dev->state == device_state::reconnecting) {
-        if (dev->epoch == epoch && dev->seq == seq) return outcome::duplicate;
+    if (dev->connection.epoch == epoch && seq < dev->connection.seq) return outcome::stale;
+    if (!dev->live()) {
+        if (dev->connection.epoch == epoch && dev->connection.seq == seq) return outcome::duplicate;
         // Already reconnecting (a will came first): record the newer connection so that a late
         // duplicate of its opened stays stale; the deadline stays.
         touch_device_parties(key, *dev);
-        dev->epoch = epoch;
-        dev->seq = seq;
+        dev->connection.epoch = epoch;
+        dev->connection.seq = seq;
         touch_user(key.user_id);
         return outcome::applied;
     }
-    dev->epoch = epoch;
-    dev->seq = seq;
+    dev->connection.epoch = epoch;
+    dev->connection.seq = seq;
     lose_connection(key, *dev, now);
     return outcome::applied;
 }

@@ -12,9 +12,8 @@ namespace presence::core {
 void engine::state::restore_device(const device_key& key, detail::device_rec& dev,
                                    const device_view& view) {
     dev.session = view.session_id;
-    dev.state = view.state;
-    dev.epoch = view.broker_epoch;
-    dev.seq = view.connection_seq;
+    dev.connection.epoch = view.broker_epoch;
+    dev.connection.seq = view.connection_seq;
     dev.ended.clear();
     for (const auto& ended : view.ended_session_ids) remember_ended(dev, ended);
     if (view.state == device_state::reconnecting) {
@@ -22,7 +21,6 @@ void engine::state::restore_device(const device_key& key, detail::device_rec& de
         remember_ended(dev, dev.session);
     } else {
         disarm(dev);
-        dev.deadline = {};
     }
 }
 

@@ -102,38 +102,52 @@ device_rec* engine::state::find_device(const device_key& key) {
     return it == user->devices.end() ? nullptr : &it->second;
 }
 
-bool engine::state::is_ended(const device_key& key, const device_rec* dev,
-                             std::string_view session) const {
+bool engine::state::session_over(const device_key& key, const device_rec* dev,
+                                 std::string_view session) const {
     if (session.empty()) return false;
-    if (dev != nullptr) {
-        if (dev->state == device_state::reconnecting && dev->session == session) return true;
-        if (std::find(dev->ended.begin(), dev->ended.end(), session) != dev->ended.end()) {
-            return true;
-        }
+    if (dev != nullptr &&
+        std::find(dev->ended.begin(), dev->ended.end(), session) != dev->ended.end()) {
+        return true;
     }
+    // A held device's list was seeded from these, but can be shorter than all of them.
     return tombstones_.contains(key, session);
 }
 
 void engine::state::remember_ended(device_rec& dev, std::string_view session) const {
-    if (session.empty() || config_.ended_sessions_kept == 0) return;
+    if (session.empty()) return;
     if (std::find(dev.ended.begin(), dev.ended.end(), session) != dev.ended.end()) return;
     dev.ended.emplace_back(session);
-    while (dev.ended.size() > config_.ended_sessions_kept) dev.ended.erase(dev.ended.begin());
+    // At least one, so a dead current session is always known as ended.
+    const auto kept = std::max<std::size_t>(config_.ended_sessions_kept, 1);
+    while (dev.ended.size() > kept) dev.ended.erase(dev.ended.begin());
 }
 
 void engine::state::arm(const device_key& key, device_rec& dev, time_point deadline) {
     disarm(dev);
     const detail::timer_key timer{deadline, next_timer_seq_++};
     timers_.emplace(timer, key);
-    dev.deadline = deadline;
-    dev.timer = timer;
+    dev.lost = detail::lost_link{deadline, timer};
 }
 
 void engine::state::disarm(device_rec& dev) {
-    if (!dev.timer) return;
-    const auto erased = timers_.erase(*dev.timer);
+    if (!dev.lost) return;
+    const auto erased = timers_.erase(dev.lost->timer);
     PRESENCE_ASSERT(erased == 1, "an armed device has a timer entry");
-    dev.timer.reset();
+    dev.lost.reset();
+}
+
+void engine::state::lose(const device_key& key, device_rec& dev, time_point now) {
+    touch_device_parties(key, dev);
+    arm(key, dev, now + config_.grace);
+    remember_ended(dev, dev.session);
+    touch_user(key.user_id);
+}
+
+void engine::state::lose_connection(const device_key& key, device_rec& dev, time_point now) {
+    lose(key, dev, now);
+    auto* user = find_user(key.user_id);
+    PRESENCE_ASSERT(user != nullptr, "a lost device belongs to a known user");
+    user->last_seen = now;
 }
 
 void engine::state::touch_member(std::string_view party_id, std::string_view user_id) {
@@ -164,16 +178,14 @@ device_rec& engine::state::connect_device(const device_key& key, std::string_vie
     if (created) {
         for (const auto& ended : tombstones_.sessions_of(key)) remember_ended(dev, ended);
         if (const auto conn = forgotten_connections_.find(key)) {
-            dev.epoch = conn->first;
-            dev.seq = conn->second;
+            dev.connection.epoch = conn->first;
+            dev.connection.seq = conn->second;
         }
     } else {
         touch_device_parties(key, dev);
         if (dev.session != session) remember_ended(dev, dev.session);
     }
     dev.session = std::string(session);
-    dev.state = device_state::live;
-    dev.deadline = {};
     disarm(dev);
     user.last_seen = now;
     touch_user(key.user_id);
@@ -249,7 +261,7 @@ void engine::state::drop_device(const device_key& key) {
     }
     for (const auto& session : dev.ended) tombstones_.add(key, session);
     tombstones_.add(key, dev.session);
-    forgotten_connections_.add(key, dev.epoch, dev.seq);
+    forgotten_connections_.add(key, dev.connection.epoch, dev.connection.seq);
     disarm(dev);
     user->devices.erase(it);
     touch_user(key.user_id);

@@ -1,12 +1,14 @@
 #pragma once
 // Private state of the presence engine, shared by the files that implement it.
 //
-// Session representation: a device holds its current session id and a bounded ring of ended
-// session ids. A will ends the current session at once: its id goes into the ring while staying
-// the device's current id. So a repeated will finds "current and reconnecting" (duplicate), while
-// a connect, join, leave or sign-out naming it finds "ended" (stale), because that connection is
-// dead. When a device is forgotten (sign-out, expiry) its session ids move into an engine-wide
-// bounded ring of tombstones, so a late duplicate of a forgotten session is still stale.
+// Device representation (the rules table is in engine.hpp): a device is live (a connection is
+// open) or lost (none is; a grace timer runs to its deadline), and it holds its current session
+// id plus the list of its ended sessions. That list is the one record of "this session ended":
+// the current session joins it the moment its connection dies (will, closed, reconciliation), and
+// keeps its place while it stays current, so it is never evicted before a newer session arrives.
+// When a device is forgotten (sign-out, expiry) its list moves into an engine-wide bounded set of
+// tombstones, the same record for devices the engine no longer holds; a re-created device starts
+// from it. session_over() is the only question asked of them.
 
 #include <cstdint>
 #include <deque>
@@ -28,19 +30,36 @@ namespace detail {
 // Orders grace timers by deadline, then by arming order, so expiry is deterministic.
 using timer_key = std::pair<time_point, std::uint64_t>;
 
-// One device of a user.
-struct device_rec {
-    std::string session;
-    device_state state = device_state::live;
-    time_point deadline{};  // meaningful only while reconnecting
-    std::optional<timer_key> timer;
-    // Oldest first, at most engine_config::ended_sessions_kept. A vector, not a deque: an empty
-    // libstdc++ deque already holds ~600 bytes, which was a third of the memory per member.
-    std::vector<std::string> ended;
-    std::set<std::string, std::less<>> parties;
-    // The broker connection last seen through lifecycle events; 0 and 0 when none was.
+// The broker connection a device was last seen on through lifecycle events; 0 and 0 when none
+// was. Within one epoch (broker run) seq grows with every accepted connection.
+struct connection_ref {
     std::uint64_t epoch = 0;
     std::uint64_t seq = 0;
+};
+
+// What a lost device has that a live one has not: the grace deadline and its timer.
+struct lost_link {
+    time_point deadline{};
+    timer_key timer{};
+};
+
+// One device of a user: live{session, connection} or lost{session, connection, deadline}.
+struct device_rec {
+    std::string session;  // the current session; empty when no input named one
+    connection_ref connection;
+    // nullopt: live (a connection is open). Set: lost (published as reconnecting); it expires
+    // at the deadline unless a connect, a join naming a new session, or an opened revives it.
+    std::optional<lost_link> lost;
+    // The ended sessions, oldest first, at most max(1, engine_config::ended_sessions_kept): the
+    // current session is in it exactly when its connection died (a lost device's always is; a
+    // live one's is after a newer broker connection made the device live again before the app
+    // named a new session). A vector, not a deque: an empty libstdc++ deque already holds ~600
+    // bytes, which was a third of the memory per member.
+    std::vector<std::string> ended;
+    std::set<std::string, std::less<>> parties;
+
+    bool live() const { return !lost; }
+    device_state state() const { return lost ? device_state::reconnecting : device_state::live; }
 };
 
 // One user and the devices the engine currently knows.
@@ -155,10 +174,15 @@ struct engine::state {
 
     detail::user_rec* find_user(std::string_view user_id);
     detail::device_rec* find_device(const device_key& key);
-    bool is_ended(const device_key& key, const detail::device_rec* dev,
-                  std::string_view session) const;
+    // Whether `session` of this device (nullptr: not held) has ended: the one test every input
+    // uses. An empty session id names no particular session and has never ended.
+    bool session_over(const device_key& key, const detail::device_rec* dev,
+                      std::string_view session) const;
     void remember_ended(detail::device_rec& dev, std::string_view session) const;
 
+    // What an input's broker epoch means (the lifecycle table in engine.hpp).
+    enum class epoch_verdict { current, retired, older_run, first_seen, newer_run };
+    epoch_verdict judge_epoch(std::uint64_t epoch, time_point broker_time, bool announced) const;
     bool is_retired(std::uint64_t epoch) const;
     void retire(std::uint64_t epoch);
     bool admit_epoch(std::uint64_t epoch, time_point broker_time, bool announced, time_point now);
@@ -168,10 +192,15 @@ struct engine::state {
                             time_point now);
     outcome close_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
                              time_point now);
-    void lose_connection(const device_key& key, detail::device_rec& dev, time_point now);
 
+    // Makes the device lost until `deadline` (re-arming its timer); disarm makes it live.
     void arm(const device_key& key, detail::device_rec& dev, time_point deadline);
     void disarm(detail::device_rec& dev);
+    // The one way a live device becomes lost (will, closed, reconciliation): lost until
+    // now + grace, its current session ended. lose_connection also counts as the user's input
+    // (last_seen); a reconciliation is not the user's input.
+    void lose(const device_key& key, detail::device_rec& dev, time_point now);
+    void lose_connection(const device_key& key, detail::device_rec& dev, time_point now);
 
     void touch_member(std::string_view party_id, std::string_view user_id);
     void touch_device_parties(const device_key& key, const detail::device_rec& dev);
@@ -204,8 +233,8 @@ struct engine::state {
     detail::forgotten_connections forgotten_connections_;
     std::uint64_t broker_epoch_ = 0;     // 0: not known yet
     time_point epoch_since_{};           // earliest broker time known of the current epoch
-    // False while the current epoch was only taken from lifecycle events after a restart: the
-    // live devices of other epochs are reconciled once the broker's epoch message confirms it.
+    // False while the current epoch is tentative (first_seen: taken from a lifecycle event after
+    // a restart); the broker's epoch message confirms it and reconciles the live devices then.
     bool epoch_reconciled_ = false;
     std::deque<std::uint64_t> retired_;  // oldest first, at most config_.retired_epochs_kept
     std::vector<reconciliation> reconciliations_;

@@ -23,6 +23,7 @@ struct stack_options {
     std::string controller_username;
     std::string controller_password;
     observer_options observer;
+    std::vector<std::string> controller_args;  // extra presence-controller flags
 };
 
 // Broker, controller (ready) and observer, torn down in reverse order.
@@ -55,6 +56,7 @@ struct stack {
         c.username = options.controller_username;
         c.password = options.controller_password;
         c.grace = options.grace;
+        c.extra_args = options.controller_args;
         return c;
     }
 

@@ -259,4 +259,23 @@ TEST_SUITE("engine grace") {
         leave("p", "alice", "phone");
         check();
     }
+
+    TEST_CASE("a dead session is stale even when no ended sessions are kept") {
+        // ended_sessions_kept = 0 still remembers the dead current session: the ended list is
+        // the engine's only record of it, so it always holds at least that one.
+        engine eng{engine_config{2min, 0}};
+        const time_point now{1'700'000'000'000ms};
+        const device_key phone{"alice", "phone"};
+        REQUIRE(eng.on_connect(phone, "s1", {}, now) == outcome::applied);
+        REQUIRE(eng.on_join("p", phone, "s1", now) == outcome::applied);
+        REQUIRE(eng.on_will(phone, "s1", now) == outcome::applied);
+        CHECK(eng.on_will(phone, "s1", now) == outcome::duplicate);
+        CHECK(eng.on_connect(phone, "s1", {}, now) == outcome::stale);
+        CHECK(eng.on_join("p", phone, "s1", now) == outcome::stale);
+        CHECK(eng.snapshot("p")->members.at(0).state == member_state::reconnecting);
+        // A new session revives the device, and the previous one stays dead.
+        CHECK(eng.on_connect(phone, "s2", {}, now) == outcome::applied);
+        CHECK(eng.snapshot("p")->members.at(0).state == member_state::present);
+        CHECK(eng.on_connect(phone, "s1", {}, now) == outcome::stale);
+    }
 }

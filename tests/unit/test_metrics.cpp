@@ -227,6 +227,11 @@ metrics_snapshot busy_snapshot() {
     m.h.broker_connected = true;
     m.h.broker_connects = 3;
     m.h.publish_queue_depth = 7;
+    m.out.pending_publishes = 1200;
+    m.out.pending_bytes = 345678;
+    m.out.refusals = 4;
+    m.out.backpressure_pauses = 2;
+    m.out.backpressure_paused = true;
     return m;
 }
 
@@ -260,6 +265,11 @@ TEST_CASE("the Prometheus exposition is valid text format 0.0.4 with the right v
     CHECK(value_of(fams, "presence_broker_epoch_changes_total") == 2);
     CHECK(value_of(fams, "presence_reconciled_devices_total") == 9);
     CHECK(value_of(fams, "presence_publish_queue_depth") == 7);
+    CHECK(value_of(fams, "presence_publish_pending") == 1200);
+    CHECK(value_of(fams, "presence_publish_pending_bytes") == 345678);
+    CHECK(value_of(fams, "presence_publish_refusals_total") == 4);
+    CHECK(value_of(fams, "presence_backpressure_pauses_total") == 2);
+    CHECK(value_of(fams, "presence_backpressure_paused") == 1);
     CHECK(value_of(fams, "presence_broker_connected") == 1);
     CHECK(value_of(fams, "presence_broker_connects_total") == 3);
     CHECK(value_of(fams, "presence_controller_info", {{"version", "1.2.3"}}) == 1);

@@ -39,6 +39,11 @@ struct config {
     int output_qos = 1;
     // Publish the JSON twin (<topic>/json) of every snapshot, event and user record.
     bool json_twins = true;
+    // Backpressure: the controller stops taking input while this many publishes, or this many
+    // bytes of topics and payloads, are pending (refused and kept, or held by Paho until the
+    // broker acknowledges them), and resumes once both drained to half (docs/operations.md).
+    std::size_t max_pending_publishes = 50'000;
+    std::size_t max_pending_bytes = 64 * 1024 * 1024;
 };
 
 // A parsed --http-listen value: HOST:PORT, [IPV6]:PORT, or "off".

@@ -19,8 +19,8 @@ namespace presence::core {
 struct engine_config {
     // How long a member whose devices all lost their connection stays listed as reconnecting.
     duration grace = std::chrono::minutes(2);
-    // How many ended session ids each device remembers, so that late duplicates of a dead
-    // session's messages are recognised as stale.
+    // How many ended session ids each device remembers (at least one: a dead current session
+    // is always remembered), so that late duplicates of a dead session's messages are stale.
     std::size_t ended_sessions_kept = 4;
     // How many session ids of forgotten devices (signed out or expired) the engine remembers, so
     // that a late duplicate connect of such a session is stale rather than a ghost revival.
@@ -53,59 +53,50 @@ struct engine_stats {
 
 // The presence state machine. Identifiers are assumed valid: the wire layer validates them.
 //
-// Session rules (the heart of race handling):
-// - A device has at most one current session id. An empty session id means "unknown session".
-// - A will whose session id is not the current one is stale and never touches the device.
-// - Every session that ends (will, sign-out, replacement by a newer connect) is remembered
-//   (bounded), and any later message naming it is stale: duplicates cannot resurrect it.
-// - A connect with a new session id replaces the current session (takeover), live at once.
-// - A sign-out naming the current session applies even when that session already ended with a
-//   will (the device is reconnecting): it only removes, and the user asked for it.
-// - A join or leave without a session id applies to the device's current session. A join never
-//   revives a reconnecting device unless it names a new session id; only a connect or such a join
-//   does, because a join alone may be a late duplicate from the dead connection.
+// State. A device is live (a connection is open) or lost (none is; published as reconnecting,
+// it is forgotten at its deadline). It has a current session id (empty: none named yet), the
+// broker connection (epoch, seq) it was last seen on, and a bounded list of its ended sessions.
+// That list is the one way of knowing a session ended: the current session joins it when its
+// connection dies, and a forgotten device's list lives on as tombstones. An input naming an
+// ended session is stale; an empty session id names the current session. A message about a
+// device the engine does not hold is stale if it names a tombstoned session, else unknown
+// (connect and join create the device).
 //
-// Broker lifecycle rules (only with the mosquitto_presence plugin; without it no input below ever
-// arrives and the session rules alone decide):
-// - The broker orders connections: within one broker epoch (one broker run) connection_seq grows
-//   with every accepted connection, a connection's "opened" comes before its "closed", and on
-//   takeover the new connection's "opened" comes before the old one's "closed". Each device
-//   records the connection (epoch, seq) it last saw and publishes it, so it survives a restart.
-// - The engine knows the current broker epoch (0 = none yet, as after a restart) and a few
-//   retired ones. An input of a retired epoch is stale. An input of an unknown nonzero epoch is
-//   stale (and its epoch retired) when the broker's clock says it happened before the current
-//   run began (a late event of an older run, redelivered after a controller restart: the current
-//   run began no later than the earliest broker time the engine saw of it); otherwise it first
-//   makes that epoch current (retiring the old one) and reconciles: every live device whose
-//   recorded epoch differs goes reconnecting with deadline now + grace, exactly as if its will
-//   had arrived, so devices that come back get `back` and the rest expire (reason timeout): no
-//   ghost survives a broker crash. Reconnecting devices keep their deadline. A reconciliation is
-//   not the user's input: it leaves last_seen alone.
-// - Right after a restart (no epoch yet) a lifecycle event only sets the epoch, without
-//   reconciling: it may be a redelivered event of an older run, and reconciling on it would send
-//   the newer run's devices reconnecting. The broker epoch message, which the broker delivers
-//   after the queued messages whenever the controller subscribes, confirms the run and reconciles
-//   then (a newer lifecycle epoch reconciles at once). After a controller restart with the same
-//   broker the devices recorded that run, so nothing changes.
-// - opened(epoch, seq) is stale when the device recorded the same epoch and a higher seq, or the
-//   same seq and is reconnecting (that connection already ended); a duplicate when the device is
-//   live on exactly that connection; otherwise the device records it and is live: a reconnecting
-//   member comes back (`back`, no flicker). An unknown device is created live (user online), unless
-//   that connection belonged to a forgotten device (stale). opened never changes the session id:
-//   the app's connect names the new session, and may arrive before or after opened.
-// - closed(epoch, seq) is stale when the device recorded the same epoch and a higher seq;
-//   otherwise it ends the device's connection exactly like a will (reconnecting with deadline
-//   now + grace, the current session ended). A device already reconnecting keeps its deadline:
-//   the closed is a duplicate for its recorded connection, and a newer connection is recorded
-//   (so a late opened of it stays stale). Every end (lost, taken over, kicked) is treated alike.
-//   A closed for an unknown device is unknown, for a forgotten device's last connection (or an
-//   older one) stale.
-// - The outcome of opened and closed is the device's; an epoch change they carry is reported
-//   through take_reconciliations().
-// - A will naming a session that already ended while a newer connection made the device live
-//   again is stale, so a redelivered will cannot undo an opened.
-// - connect, will, disconnect, join and leave keep the session rules above; with the plugin a will
-//   is usually a duplicate of a closed.
+// Session policy (apps; the only policy without the plugin), per input as
+// stale when | duplicate when | applied:
+//   connect(s)     s ended | live on s, same profile | live on s, ending another current session
+//                  (takeover); lost -> back; the profile is set
+//   will(s)        s not current, or live again on a newer connection with s ended | lost |
+//                  lost, deadline now + grace; s ends
+//   disconnect(s)  s given and not current, or live again with s ended | - | leaves every party
+//                  (sign_out), also when lost with s current; the device is forgotten
+//   join(p, s)     s ended | in p, s empty or current | a new s connects first (a join alone never
+//                  revives a lost device); joins p
+//   leave(p, s)    s given and ended or not current | - (not in p: unknown) | leaves p at once
+//   tick(now)      lost devices past their deadline are forgotten (reason timeout)
+//
+// Lifecycle policy (mosquitto_presence plugin only: a broker run is an epoch, and within it the
+// broker numbers connections in accept order; on takeover the new opened precedes the old closed):
+//   epoch e of an input                          verdict
+//   retired (one of the last few replaced)       stale
+//   the current epoch                            current; the broker's epoch message confirms a
+//                                                tentative epoch and reconciles
+//   unknown, and before the current run by the   stale (a late event of an older run); e retired
+//   broker's clock
+//   unknown, no epoch yet, a lifecycle event     tentative current, no reconciliation (it may be a
+//                                                redelivery of an older run)
+//   unknown otherwise                            newer run: the old epoch is retired and every live
+//                                                device not seen on e goes lost (now + grace, its
+//                                                session ends; last_seen unchanged)
+//   opened(e, n)  stale if seen on (e, >n), or on (e, n) and lost; duplicate if live on (e, n);
+//                 else live on (e, n) (lost -> back), session unchanged. An unknown device is
+//                 created live, unless it was forgotten on (e, >=n) (stale).
+//   closed(e, n)  stale if seen on (e, >n) (unknown device: stale if forgotten on (e, >=n), else
+//                 unknown); duplicate if lost on (e, n); lost on another connection: records
+//                 (e, n), deadline kept; live: exactly a will of the current session.
+// The outcome of opened and closed is the device's; epoch changes are reported through
+// take_reconciliations(). Only opened makes a device live with its current session ended, so the
+// will and disconnect rules that mention it never fire without the plugin.
 //
 // Effect rules: one input call changes a party's revision by exactly one and publishes at most
 // one snapshot (or clear) per party, followed by that party's events, which all carry the
