@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backpressure.hpp"
+#include "controller_args.hpp"
 #include "presence/controller/config.hpp"
 
 using namespace presence::controller;
@@ -17,11 +18,7 @@ using namespace std::chrono_literals;
 namespace {
 
 parse_result parse(std::initializer_list<std::string> args) {
-    std::vector<std::string> storage{"presence-controller"};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<const char*> argv;
-    for (const auto& s : storage) argv.push_back(s.c_str());
-    return parse_args(static_cast<int>(argv.size()), argv.data());
+    return presence::testing::parse_controller_args(args);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "controller_args.hpp"
 #include "presence/controller/config.hpp"
 
 using presence::controller::parse_args;
@@ -17,11 +18,7 @@ using namespace std::chrono_literals;
 namespace {
 
 parse_result parse(std::initializer_list<std::string> args) {
-    std::vector<std::string> storage{"presence-controller"};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<const char*> argv;
-    for (const auto& s : storage) argv.push_back(s.c_str());
-    return parse_args(static_cast<int>(argv.size()), argv.data());
+    return presence::testing::parse_controller_args(args);
 }
 
 // A file in the temp directory that is removed when the test ends.
