@@ -24,6 +24,9 @@ namespace {
 
 constexpr std::string_view stats_topic = wire::controller_stats_topic;
 constexpr auto max_wait = std::chrono::milliseconds(200);
+// The exit status when the MQTT session is wedged in a reconnect loop (EX_TEMPFAIL: a
+// supervisor should restart the controller).
+constexpr int wedged_exit_code = 75;
 // Inputs handled before effects are drained; a burst costs one snapshot per changed party.
 constexpr std::size_t max_burst = 1000;
 // How long a clean shutdown waits for refused publishes and unacknowledged ones.
@@ -284,6 +287,17 @@ int run_until_stopped(const config& cfg, const std::atomic<bool>& stop) {
     if (!mqtt.connect(stop)) return 0;
 
     while (!stop.load()) {
+        if (mqtt.wedged()) {
+            // Nothing this process does gets the session out (docs/operations.md); a fresh
+            // process restores from the broker's retained state and its queued input.
+            spdlog::critical("the MQTT session to {} is wedged: {} connections in a row ended "
+                             "within {} s; exiting (75) so the supervisor restarts the controller",
+                             cfg.broker, session::wedged_after,
+                             session::short_connection.count());
+            if (http) http->stop();
+            mqtt.shutdown();
+            return wedged_exit_code;
+        }
         try {
             loop.step();
         } catch (const mqtt::exception& e) {

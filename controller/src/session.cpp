@@ -38,9 +38,9 @@ session::session(const config& cfg)
     client_.set_connected_handler([this](const std::string& cause) { on_connected(cause); });
     // Tracked here rather than asked of Paho (is_connected() takes a lock its I/O threads hold),
     // so the loop thread can read it for the health endpoint without ever waiting.
-    client_.set_connection_lost_handler([this](const std::string&) { connected_.store(false); });
+    client_.set_connection_lost_handler([this](const std::string&) { on_lost(); });
     client_.set_disconnected_handler(
-        [this](const mqtt::properties&, mqtt::ReasonCode) { connected_.store(false); });
+        [this](const mqtt::properties&, mqtt::ReasonCode) { on_lost(); });
     client_.start_consuming();
 }
 
@@ -65,9 +65,25 @@ bool session::connect(const std::atomic<bool>& stop) {
     return connect_with_backoff(client_, options, stop, "session");
 }
 
+void session::on_lost() {
+    if (!connected_.exchange(false)) return;  // one end of one connection counts once
+    const auto lived = std::chrono::steady_clock::now().time_since_epoch() -
+                       std::chrono::nanoseconds(connected_at_ns_.load());
+    if (lived < short_connection) {
+        const int n = short_connections_.fetch_add(1) + 1;
+        spdlog::warn("connection to {} ended {} ms after it began ({} in a row)", cfg_.broker,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(lived).count(), n);
+    } else {
+        short_connections_.store(0);
+    }
+}
+
 void session::on_connected(const std::string& cause) {
     disable_nagle_on_tcp_sockets();
     connects_.fetch_add(1);
+    connected_at_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count());
     connected_.store(true);
     try {
         auto topics = wire::inbound_subscriptions();

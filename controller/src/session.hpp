@@ -73,6 +73,15 @@ class session {
     bool connected() const;
     // How many times the session has connected (1 + reconnects), for metrics.
     std::uint64_t connects() const { return connects_.load(); }
+    // True when the session is stuck in a reconnect loop: wedged_after connections in a row
+    // ended within short_connection of their start. Seen after a broker restart cut a burst of
+    // the controller's QoS 1 publishes: the broker then refused every reconnect of the resumed
+    // MQTT 5 session ("malformed packet", then "protocol error") until the process restarted
+    // (docs/operations.md, "The controller exits when its session is wedged"). The loop exits
+    // on it, so a supervisor restarts the controller, which restores from the broker.
+    bool wedged() const { return short_connections_.load() >= wedged_after; }
+    static constexpr int wedged_after = 5;
+    static constexpr auto short_connection = std::chrono::seconds(3);
 
     // Publishes the retained "offline" status and disconnects cleanly (the will is not sent).
     void shutdown();
@@ -123,6 +132,11 @@ class session {
     mqtt::async_client client_;
     std::atomic<std::uint64_t> connects_{0};
     std::atomic<bool> connected_{false};
+    // Steady-clock time of the last connect (ns since its epoch) and the count of connections in
+    // a row that ended within short_connection of it; see wedged().
+    std::atomic<std::int64_t> connected_at_ns_{0};
+    std::atomic<int> short_connections_{0};
+    void on_lost();
 
     // Loop thread only.
     std::deque<kept_publish> kept_;
