@@ -80,7 +80,7 @@ class session {
     // (docs/operations.md, "The controller exits when its session is wedged"). The loop exits
     // on it, so a supervisor restarts the controller, which restores from the broker.
     bool wedged() const { return short_connections_.load() >= wedged_after; }
-    static constexpr int wedged_after = 5;
+    static constexpr int wedged_after = 3;
     static constexpr auto short_connection = std::chrono::seconds(3);
 
     // Publishes the retained "offline" status and disconnects cleanly (the will is not sent).
