@@ -30,7 +30,7 @@ struct retained_view {
     std::map<std::string, retained_value<core::user_record>, std::less<>> records;
     std::map<std::string, retained_value<core::party_snapshot>, std::less<>> parties;
     std::map<std::string, retained_value<core::user_presence>, std::less<>> users;
-    std::set<std::string, std::less<>> json_twins;  // topics of retained JSON twins
+    std::set<std::string, std::less<>> json_twins;              // topics of retained JSON twins
     std::optional<retained_value<core::broker_record>> broker;  // the broker-run record
     std::size_t rejected = 0;
 };

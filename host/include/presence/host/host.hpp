@@ -74,10 +74,10 @@ struct note {
 
 // What restore() found and did, for counters and the log.
 struct restore_report {
-    std::size_t records = 0;  // controller-private user records restored
+    std::size_t records = 0;     // controller-private user records restored
     bool broker_record = false;  // the controller-private broker-run record was restored
-    std::size_t users = 0;    // public user records read
-    std::size_t parties = 0;  // public snapshots read
+    std::size_t users = 0;       // public user records read
+    std::size_t parties = 0;     // public snapshots read
     std::size_t rejected = 0;
     std::size_t republished = 0;  // public or private records that differed and were republished
     bool upgraded = false;        // no private records: restored from public records (upgrade)

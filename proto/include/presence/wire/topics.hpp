@@ -282,7 +282,8 @@ inline void append_reply_topic(std::string& out, std::string_view user_id,
 
 // The controller's private retained record of broker runs (BrokerRecord): one topic, read at
 // restore next to the per-user records of presence/controller/state/user/<u>.
-inline constexpr std::string_view controller_broker_state_topic = "presence/controller/state/broker";
+inline constexpr std::string_view controller_broker_state_topic =
+    "presence/controller/state/broker";
 
 // Appends presence/controller/<client_id>/sync: the marker a controller publishes to itself to
 // know that every retained message before it has arrived.
