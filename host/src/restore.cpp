@@ -141,7 +141,7 @@ restore_report host::restore(const std::vector<retained_message>& retained, core
     };
 
     // The broker-run record, when what the engine made of it would not encode the same (a
-    // record from a controller with more retired epochs kept, or an undecodable one).
+    // record from a controller that kept more retired epochs, or with fields unknown here).
     if (view.broker && wire::encode(broker_published_) != view.broker->payload) {
         broker_published_ = {};
         emit_broker_record_if_changed(counted);
