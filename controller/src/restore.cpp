@@ -39,8 +39,9 @@ std::optional<retained_state> fetch_retained_state(const config& cfg,
             {std::string(wire::user_subscription), std::string(wire::snapshot_subscription),
              std::string(wire::user_subscription) + std::string(wire::json_suffix),
              std::string(wire::snapshot_subscription) + std::string(wire::json_suffix),
-             std::string(wire::controller_state_subscription)}),
-        {1, 1, 1, 1, 1});
+             std::string(wire::controller_state_subscription),
+             std::string(wire::controller_broker_state_topic)}),
+        {1, 1, 1, 1, 1, 1});
     if (wait_token(subscribed, stop, subscribe_timeout) &&
         wait_token(client.subscribe(marker_topic, 1), stop, subscribe_timeout)) {
         client.publish(marker_topic, nonce.data(), nonce.size(), 1, false);

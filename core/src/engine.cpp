@@ -58,6 +58,22 @@ outcome engine::on_broker_epoch(std::uint64_t epoch, time_point now, time_point 
 
 std::uint64_t engine::broker_epoch() const { return state_->broker_epoch_; }
 
+broker_record engine::broker_state() const {
+    const auto& st = *state_;
+    return {st.broker_epoch_, st.epoch_since_, {st.retired_.begin(), st.retired_.end()}};
+}
+
+void engine::restore(const broker_record& record) {
+    auto& st = *state_;
+    st.broker_epoch_ = record.epoch;
+    st.epoch_since_ = record.started_at;
+    st.epoch_reconciled_ = false;
+    st.retired_.clear();
+    for (const auto epoch : record.retired) {
+        if (epoch != 0 && epoch != record.epoch) st.retire(epoch);
+    }
+}
+
 std::vector<reconciliation> engine::take_reconciliations() {
     return std::exchange(state_->reconciliations_, {});
 }

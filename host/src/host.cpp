@@ -62,6 +62,8 @@ void host::handle_input(const message& msg, core::time_point now) {
     const auto outcome = wire::apply(engine_, in, now);
     counters_.count(in.kind, outcome);
     if (outcome == core::outcome::applied) dirty_ = true;
+    // A stale event of an older run can still retire its epoch: that is durable state too.
+    if (engine_.broker_state() != broker_published_) dirty_ = true;
     decision_note(in, outcome);
     for (const auto& change : engine_.take_reconciliations()) {
         republish_all_ = true;
@@ -125,6 +127,7 @@ void host::republish_all(const sink& out) {
         ++counters_.epoch_republished;
         out(std::move(p));
     };
+    emit_broker_record_if_changed(counted);
     for (const auto& user_id : engine_.user_ids()) {
         if (!drained_users_.contains(user_id)) emit_record(user_id, counted);
     }
@@ -155,6 +158,9 @@ void host::finish(const sink& out) {
 // what apps were already shown.
 void host::drain(const sink& out) {
     dirty_ = false;
+    // The broker-run record goes before everything: the user records of this drain may already
+    // reflect a new epoch, and a restart must not judge the old run's late events as current.
+    emit_broker_record_if_changed(out);
     const auto effects = engine_.take_effects();
     for (const auto& effect : effects) {
         if (const auto* u = std::get_if<core::publish_user>(&effect)) {
@@ -198,6 +204,17 @@ void host::emit_record(std::string_view user_id, const sink& out) {
     wire::outbound o{wire::controller_state_topic(user_id), {}, true};
     if (const auto record = engine_.record(user_id)) o.payload = wire::encode(*record);
     out(publish{std::move(o), 1, {}, false});
+}
+
+bool host::emit_broker_record_if_changed(const sink& out) {
+    auto record = engine_.broker_state();
+    if (record == broker_published_) return false;
+    out(publish{{std::string(wire::controller_broker_state_topic), wire::encode(record), true},
+                1,
+                {},
+                false});
+    broker_published_ = std::move(record);
+    return true;
 }
 
 void host::emit_snapshot_of(std::string_view party_id, const sink& out) {

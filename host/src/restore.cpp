@@ -2,6 +2,7 @@
 // from the rebuilt truth republished (docs/operations.md, restore).
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "presence/host/host.hpp"
@@ -29,7 +30,8 @@ struct retained_view {
     std::map<std::string, retained_value<core::user_record>, std::less<>> records;
     std::map<std::string, retained_value<core::party_snapshot>, std::less<>> parties;
     std::map<std::string, retained_value<core::user_presence>, std::less<>> users;
-    std::set<std::string, std::less<>> json_twins;  // topics of retained JSON twins
+    std::set<std::string, std::less<>> json_twins;              // topics of retained JSON twins
+    std::optional<retained_value<core::broker_record>> broker;  // the broker-run record
     std::size_t rejected = 0;
 };
 
@@ -41,7 +43,14 @@ retained_view decode_all(const std::vector<retained_message>& retained) {
             view.json_twins.insert(topic);
             continue;
         }
-        if (starts_with(topic, wire::controller_state_prefix)) {
+        if (topic == wire::controller_broker_state_topic) {
+            core::broker_record b;
+            if (wire::decode(payload, b)) {
+                ++view.rejected;
+                continue;
+            }
+            view.broker = retained_value<core::broker_record>{std::move(b), payload};
+        } else if (starts_with(topic, wire::controller_state_prefix)) {
             core::user_record r;
             if (wire::decode(payload, r) || wire::controller_state_topic(r.user_id) != topic) {
                 ++view.rejected;
@@ -76,6 +85,9 @@ retained_view decode_all(const std::vector<retained_message>& retained) {
 // The order and precedence of a restore (see host.hpp).
 void apply_restore(core::engine& engine, const retained_view& view, core::time_point now,
                    bool coalescing) {
+    // First the broker runs, so nothing restored or received later is judged against an engine
+    // that forgot which run is current and which are retired.
+    if (view.broker) engine.restore(view.broker->value);
     if (!view.records.empty()) {
         // The private records decide devices and memberships; snapshots only give revisions.
         for (const auto& [id, r] : view.records) engine.restore(r.value);
@@ -98,6 +110,7 @@ void apply_restore(core::engine& engine, const retained_view& view, core::time_p
 restore_report report_of(const retained_view& view) {
     restore_report report;
     report.records = view.records.size();
+    report.broker_record = view.broker.has_value();
     report.users = view.users.size();
     report.parties = view.parties.size();
     report.rejected = view.rejected;
@@ -120,11 +133,19 @@ restore_report host::restore(const std::vector<retained_message>& retained, core
     const auto view = decode_all(retained);
     auto report = report_of(view);
     apply_restore(engine_, view, now, coalescer_.enabled());
+    if (view.broker) broker_published_ = engine_.broker_state();
 
     const sink counted = [&](publish&& p) {
         ++report.republished;
         out(std::move(p));
     };
+
+    // The broker-run record, when what the engine made of it would not encode the same (a
+    // record from a controller that kept more retired epochs, or with fields unknown here).
+    if (view.broker && wire::encode(broker_published_) != view.broker->payload) {
+        broker_published_ = {};
+        emit_broker_record_if_changed(counted);
+    }
 
     // Public snapshots: republish those that differ, clear those of parties that are gone.
     const bool twins = cfg_.json_twins;

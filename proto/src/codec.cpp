@@ -188,6 +188,10 @@ std::error_code decode(std::string_view payload, core::party_event& out) {
     return decode_binary<v1::PartyEvent>(payload, out);
 }
 
+std::string encode(const core::broker_record& r) { return encode_binary<v1::BrokerRecord>(r); }
+std::error_code decode(std::string_view payload, core::broker_record& out) {
+    return decode_binary<v1::BrokerRecord>(payload, out);
+}
 std::string encode(const core::user_record& r) { return encode_binary<v1::UserRecord>(r); }
 std::error_code decode(std::string_view payload, core::user_record& out) {
     return decode_binary<v1::UserRecord>(payload, out);

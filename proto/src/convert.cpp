@@ -390,6 +390,22 @@ bool parse_message(std::string_view payload, google::protobuf::Message& message,
     return message.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
 }
 
+void to_proto(const core::broker_record& in, v1::BrokerRecord& out) {
+    out.set_broker_epoch(in.epoch);
+    if (in.started_at != core::time_point{}) to_proto(in.started_at, *out.mutable_started_at());
+    for (const auto e : in.retired) out.add_retired_epochs(e);
+}
+
+std::error_code from_proto(v1::BrokerRecord& in, core::broker_record& out) {
+    out.epoch = in.broker_epoch();
+    out.started_at = {};
+    if (!from_optional(in.has_started_at() ? &in.started_at() : nullptr, out.started_at)) {
+        return error::bad_payload;
+    }
+    out.retired.assign(in.retired_epochs().begin(), in.retired_epochs().end());
+    return {};
+}
+
 void to_proto(const core::user_record& in, v1::UserRecord& out) {
     out.set_user_id(in.user_id);
     to_proto(in.last_seen, *out.mutable_last_seen());

@@ -55,6 +55,9 @@ inline bool parse_message(std::string_view payload, google::protobuf::Message& m
 
 // The controller-private durable record of a user (presence/controller/state/user/<u>).
 void to_proto(const core::user_record& in, v1::UserRecord& out);
+// The controller-private broker-run record (presence/controller/state/broker).
+void to_proto(const core::broker_record& in, v1::BrokerRecord& out);
+std::error_code from_proto(v1::BrokerRecord& in, core::broker_record& out);
 std::error_code from_proto(v1::UserRecord& in, core::user_record& out);
 
 // Upgrade path: copies the private device fields of a pre-v1.1 public snapshot or user record

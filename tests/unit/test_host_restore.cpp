@@ -228,3 +228,52 @@ TEST_CASE("host_new_broker_epoch_republishes_every_record_snapshot_and_user_reco
         CHECK(n == 1);
     }
 }
+
+// Plugin seed 19135 of the simulation, reduced: ann's connection of broker run 7 ended with that
+// run, she is live again on run 8, and the controller is killed. The broker then redelivers the
+// old run's disconnected event (unacknowledged before the kill). Without the broker-run record a
+// restarted engine knows no epoch, takes 7 as current and sends ann reconnecting: a false leave
+// after the grace. With it, 7 is still retired and the event is stale.
+TEST_CASE("host_restore_keeps_a_retired_broker_epoch_so_its_late_events_stay_stale") {
+    rig r;
+    const auto lifecycle = [&](wire::inbound_kind kind, std::uint64_t epoch, std::uint64_t seq) {
+        r.send(kind, ann,
+               wire::encode_connection_event(ann, epoch, seq, core::connection_end::lost, r.now));
+    };
+    r.send(wire::inbound_kind::broker_epoch, ann, wire::encode_broker_epoch(7, r.now));
+    lifecycle(wire::inbound_kind::lifecycle_connected, 7, 1);
+    r.connect(ann, "ann-s1");
+    r.join(ann, "a");
+    r.drain();
+    r.advance(5s);
+    // The broker restarts (run 8); ann's device reconnects on it with the same session.
+    const auto run8 = r.now;
+    r.send(wire::inbound_kind::broker_epoch, ann, wire::encode_broker_epoch(8, run8));
+    lifecycle(wire::inbound_kind::lifecycle_connected, 8, 1);
+    r.connect(ann, "ann-s1");
+    r.drain();
+    // The broker-run record leads the drain that changed it.
+    REQUIRE_FALSE(r.last.empty());
+    CHECK(r.last.front().message.topic == wire::controller_broker_state_topic);
+    REQUIRE(r.broker.retained.contains(std::string(wire::controller_broker_state_topic)));
+    core::broker_record kept;
+    REQUIRE_FALSE(
+        wire::decode(r.broker.retained[std::string(wire::controller_broker_state_topic)], kept));
+    CHECK(kept.epoch == 8);
+    CHECK(kept.retired == std::vector<std::uint64_t>{7});
+
+    r.advance(1s);
+    r.restart();
+    // The redelivered end of ann's connection 1 of run 7, then the broker's retained epoch.
+    lifecycle(wire::inbound_kind::lifecycle_disconnected, 7, 1);
+    r.send(wire::inbound_kind::broker_epoch, ann, wire::encode_broker_epoch(8, run8));
+    r.drain();
+    REQUIRE(r.device("ann", "ann-phone") != nullptr);
+    CHECK(r.device("ann", "ann-phone")->state == core::device_state::live);
+    CHECK(r.device("ann", "ann-phone")->broker_epoch == 8);
+    r.advance(5s);  // past the grace: ann is still there
+    const auto snapshot = r.h->engine().snapshot("a");
+    REQUIRE(snapshot);
+    REQUIRE(snapshot->members.size() == 1);
+    CHECK(snapshot->members[0].state == core::member_state::present);
+}

@@ -187,8 +187,18 @@ TEST_CASE("plugin_controller_private_state_is_for_the_controller_role_only") {
     CHECK_FALSE(plugin::allowed(ops, access::read, own));
     CHECK_FALSE(plugin::allowed(ops, access::subscribe, wire::controller_state_subscription));
     CHECK_FALSE(plugin::allowed(ops, access::write, own));
+    // presence/controller/state/broker: the broker runs the controller knows.
+    const std::string broker(wire::controller_broker_state_topic);
+    CHECK_FALSE(read(broker));
+    CHECK_FALSE(write(broker));
+    CHECK_FALSE(subscribe(broker));
+    CHECK_FALSE(subscribe("presence/controller/state/+"));
+    CHECK_FALSE(plugin::allowed(ops, access::read, broker));
+    CHECK_FALSE(plugin::allowed(ops, access::subscribe, broker));
+    CHECK_FALSE(plugin::allowed(ops, access::write, broker));
     for (const auto what : {access::write, access::subscribe, access::read}) {
         CHECK(plugin::allowed(controller, what, own));
         CHECK(plugin::allowed(controller, what, wire::controller_state_subscription));
+        CHECK(plugin::allowed(controller, what, broker));
     }
 }

@@ -159,6 +159,17 @@ class engine {
     // The current broker epoch; 0 until an input carried one.
     std::uint64_t broker_epoch() const;
 
+    // The controller-private durable record of the broker runs the engine knows. The host
+    // publishes it whenever it changes, before the other outputs of that drain.
+    broker_record broker_state() const;
+
+    // Rebuilds the broker-run knowledge from its durable record after a restart, before any
+    // input, so a redelivered event of a retired or older run stays stale. The current epoch is
+    // restored unconfirmed: the broker's epoch message, which follows every (re)subscription,
+    // reconciles the live devices once more (a crash may have cut the drain that published the
+    // reconciliation's device records).
+    void restore(const broker_record& record);
+
     // Hands over the epoch changes acted on since the last call, oldest first, for logging.
     std::vector<reconciliation> take_reconciliations();
 

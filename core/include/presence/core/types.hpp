@@ -134,6 +134,18 @@ struct user_record {
     friend bool operator==(const user_record&, const user_record&) = default;
 };
 
+// The controller-private durable record of what the engine knows of broker runs (lifecycle
+// policy, engine.hpp), so that a restarted engine judges a redelivered event of an older run
+// exactly as before the crash: the current epoch, the earliest broker time known of it (which
+// orders runs), and the retired epochs, oldest first. All empty until a lifecycle input came.
+struct broker_record {
+    std::uint64_t epoch = 0;
+    time_point started_at{};
+    std::vector<std::uint64_t> retired;
+
+    friend bool operator==(const broker_record&, const broker_record&) = default;
+};
+
 // Effects the host must perform, in order. Snapshots of a party are emitted before its events.
 struct publish_snapshot {
     party_snapshot snapshot;

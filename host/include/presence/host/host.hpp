@@ -74,9 +74,10 @@ struct note {
 
 // What restore() found and did, for counters and the log.
 struct restore_report {
-    std::size_t records = 0;  // controller-private user records restored
-    std::size_t users = 0;    // public user records read
-    std::size_t parties = 0;  // public snapshots read
+    std::size_t records = 0;     // controller-private user records restored
+    bool broker_record = false;  // the controller-private broker-run record was restored
+    std::size_t users = 0;       // public user records read
+    std::size_t parties = 0;     // public snapshots read
     std::size_t rejected = 0;
     std::size_t republished = 0;  // public or private records that differed and were republished
     bool upgraded = false;        // no private records: restored from public records (upgrade)
@@ -155,6 +156,7 @@ class host {
     void emit(const core::effect& effect, const sink& out);
     void emit_record(std::string_view user_id, const sink& out);
     void emit_snapshot_of(std::string_view party_id, const sink& out);
+    bool emit_broker_record_if_changed(const sink& out);
     void republish_all(const sink& out);
     void decision_note(const wire::inbound& in, core::outcome outcome);
     void add_note(note::kind level, std::string text);
@@ -167,6 +169,8 @@ class host {
     core::time_point now_{};
     bool dirty_ = false;
     bool republish_all_ = false;  // a new broker epoch was seen since the last advance()
+    // The broker-run record last published (or restored), so a drain publishes it on change.
+    core::broker_record broker_published_;
     std::set<std::string, std::less<>> drained_parties_;  // snapshotted by the current drain
     std::set<std::string, std::less<>> drained_users_;    // recorded by the current drain
     std::vector<note> notes_;

@@ -280,6 +280,11 @@ inline void append_reply_topic(std::string& out, std::string_view user_id,
 // grants an app none of them). New private topics, such as durable state records under
 // presence/controller/state/, go here with a topic_class and a parse_topic() branch.
 
+// The controller's private retained record of broker runs (BrokerRecord): one topic, read at
+// restore next to the per-user records of presence/controller/state/user/<u>.
+inline constexpr std::string_view controller_broker_state_topic =
+    "presence/controller/state/broker";
+
 // Appends presence/controller/<client_id>/sync: the marker a controller publishes to itself to
 // know that every retained message before it has arrived.
 inline void append_controller_sync_topic(std::string& out, std::string_view client_id) {

@@ -119,6 +119,11 @@ inline constexpr std::string_view controller_state_subscription =
     "presence/controller/state/user/+";
 std::string controller_state_topic(std::string_view user_id);  // presence/controller/state/user/<u>
 
+// The controller-private record of the broker runs the controller knows (proto BrokerRecord), on
+// wire::controller_broker_state_topic; controller role only, like the user records.
+std::string encode(const core::broker_record& r);
+std::error_code decode(std::string_view payload, core::broker_record& out);
+
 // Upgrade path: decodes a retained public snapshot or user record published before protocol
 // v1.1, with the private device fields (session, ended sessions, broker connection) it carried.
 // A lean payload decodes too, with those fields empty.
