@@ -82,13 +82,19 @@ retained_view decode_all(const std::vector<retained_message>& retained) {
     return view;
 }
 
+// Whether the retained state was written by a protocol v1.0 controller: no private record of any
+// kind. A v1.1 controller writes the broker-run record with its first lifecycle input, so once
+// it exists an empty set of user records means every user was forgotten (signed out or expired),
+// never an upgrade, and stale public user records a crash left behind are not revived.
+bool is_upgrade(const retained_view& view) { return view.records.empty() && !view.broker; }
+
 // The order and precedence of a restore (see host.hpp).
 void apply_restore(core::engine& engine, const retained_view& view, core::time_point now,
                    bool coalescing) {
     // First the broker runs, so nothing restored or received later is judged against an engine
     // that forgot which run is current and which are retired.
     if (view.broker) engine.restore(view.broker->value);
-    if (!view.records.empty()) {
+    if (!is_upgrade(view)) {
         // The private records decide devices and memberships; snapshots only give revisions.
         for (const auto& [id, r] : view.records) engine.restore(r.value);
         for (const auto& [id, p] : view.parties) {
@@ -114,7 +120,7 @@ restore_report report_of(const retained_view& view) {
     report.users = view.users.size();
     report.parties = view.parties.size();
     report.rejected = view.rejected;
-    report.upgraded = view.records.empty();
+    report.upgraded = is_upgrade(view);
     return report;
 }
 
