@@ -56,6 +56,12 @@ outcome engine::on_broker_epoch(std::uint64_t epoch, time_point now, time_point 
     return state_->on_broker_epoch(epoch, now, started_at);
 }
 
+outcome engine::on_census(std::uint64_t epoch, std::uint64_t last_seq,
+                          const std::vector<census_entry>& open, time_point now,
+                          time_point started_at) {
+    return state_->on_census(epoch, last_seq, open, now, started_at);
+}
+
 std::uint64_t engine::broker_epoch() const { return state_->broker_epoch_; }
 
 broker_record engine::broker_state() const {

@@ -1,6 +1,9 @@
 // Broker lifecycle inputs: connection opened and closed events and the broker epoch, as the
 // mosquitto_presence plugin reports them. The rules are in engine.hpp.
 #include <algorithm>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include "assert.hpp"
 #include "state.hpp"
@@ -170,6 +173,49 @@ outcome engine::state::on_broker_epoch(std::uint64_t epoch, time_point now, time
     flush(now);
     if (!admitted) return outcome::stale;
     return known ? outcome::duplicate : outcome::applied;
+}
+
+// The census is the broker's truth at one point of the ordered stream: an open connection it
+// lists whose connected event was lost opens, a recorded one it does not list has ended.
+outcome engine::state::on_census(std::uint64_t epoch, std::uint64_t last_seq,
+                                 const std::vector<census_entry>& open, time_point now,
+                                 time_point started_at) {
+    if (epoch == 0) return outcome::unknown;
+    const bool known = epoch == broker_epoch_ && epoch_reconciled_;
+    begin(leave_reason::timeout);
+    if (!admit_epoch(epoch, started_at, true, now)) {
+        flush(now);
+        return outcome::stale;
+    }
+    bool changed = !known;
+    std::set<device_key> listed;
+    for (const auto& entry : open) {
+        if (entry.connection_seq == 0 || entry.connection_seq > last_seq) continue;
+        listed.insert(entry.device);
+        if (open_connection(entry.device, epoch, entry.connection_seq, now) == outcome::applied) {
+            changed = true;
+        }
+    }
+    std::vector<std::pair<device_key, std::uint64_t>> ended;
+    for (const auto& [user_id, user] : users_) {
+        for (const auto& [device_id, dev] : user.devices) {
+            if (!dev.live()) continue;
+            const auto& c = dev.connection;
+            const bool judged = c.epoch == 0 || (c.epoch == epoch && c.seq <= last_seq);
+            device_key key{user_id, device_id};
+            if (judged && !listed.contains(key)) ended.emplace_back(std::move(key), c.seq);
+        }
+    }
+    for (const auto& [key, seq] : ended) {
+        auto* dev = find_device(key);
+        if (dev == nullptr || !dev->live()) continue;
+        dev->connection.epoch = epoch;
+        dev->connection.seq = seq;
+        lose_connection(key, *dev, now);
+        changed = true;
+    }
+    flush(now);
+    return changed ? outcome::applied : outcome::duplicate;
 }
 
 }  // namespace presence::core

@@ -161,6 +161,9 @@ struct engine::state {
     outcome on_connection_closed(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
                                  time_point now, time_point broker_time);
     outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at);
+    outcome on_census(std::uint64_t epoch, std::uint64_t last_seq,
+                      const std::vector<census_entry>& open, time_point now,
+                      time_point started_at);
     void tick(time_point now);
     void restore(const user_presence& user);
     void restore(const party_snapshot& snapshot);

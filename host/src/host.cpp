@@ -256,6 +256,10 @@ void host::decision_note(const wire::inbound& in, core::outcome outcome) {
     if (in.kind == wire::inbound_kind::broker_epoch) {
         text = "broker_epoch epoch=" + std::to_string(in.broker_epoch) + " -> " +
                core::to_string(outcome);
+    } else if (in.kind == wire::inbound_kind::broker_census) {
+        text = "broker_census epoch=" + std::to_string(in.broker_epoch) +
+               " last_seq=" + std::to_string(in.connection_seq) +
+               " open=" + std::to_string(in.census.size()) + " -> " + core::to_string(outcome);
     } else if (in.kind == wire::inbound_kind::lifecycle_connected ||
                in.kind == wire::inbound_kind::lifecycle_disconnected) {
         text = std::string(wire::to_string(in.kind)) + " user=" + in.device.user_id +

@@ -1,5 +1,6 @@
 #include "presence/plugin/connections.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace presence::plugin {
@@ -119,6 +120,25 @@ std::vector<lifecycle_event> connection_table::take_events() {
     std::vector<lifecycle_event> out;
     out.swap(events_);
     return out;
+}
+
+std::optional<census> connection_table::take_census(std::int64_t now_us) {
+    if (!census_requested_) return std::nullopt;
+    census_requested_ = false;
+    census c;
+    c.at_us = now_us;
+    // Connections still pending have no connected event yet: the census stops before them.
+    c.last_seq = pending_.empty() ? next_seq_ - 1 : pending_.begin()->first - 1;
+    for (const auto& [device, client] : by_device_) {
+        const auto it = entries_.find(client);
+        if (it == entries_.end()) continue;
+        const entry& e = it->second;
+        if (!e.alive || e.pending || e.seq == 0 || e.seq > c.last_seq) continue;
+        c.open.push_back({e.info.user, e.info.device, e.seq});
+    }
+    std::sort(c.open.begin(), c.open.end(),
+              [](const census::connection& a, const census::connection& b) { return a.seq < b.seq; });
+    return c;
 }
 
 void connection_table::confirm_all_pending(std::int64_t now_us) {

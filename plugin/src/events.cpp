@@ -43,6 +43,21 @@ std::string encode_epoch(std::uint64_t broker_epoch, std::int64_t started_us,
     return msg.SerializeAsString();
 }
 
+std::string encode_census(const census& c, std::uint64_t broker_epoch, std::int64_t started_us) {
+    presence::v1::ConnectionCensus msg;
+    msg.set_broker_epoch(broker_epoch);
+    msg.set_last_connection_seq(c.last_seq);
+    set_time(*msg.mutable_started_at(), started_us);
+    set_time(*msg.mutable_at(), c.at_us);
+    for (const auto& open : c.open) {
+        auto* conn = msg.add_connections();
+        conn->set_user_id(open.user);
+        conn->set_device_id(open.device);
+        conn->set_connection_seq(open.seq);
+    }
+    return msg.SerializeAsString();
+}
+
 std::uint64_t make_epoch(std::int64_t wall_us, std::uint64_t random_bits) {
     const std::uint64_t epoch =
         (static_cast<std::uint64_t>(wall_us) << 12) ^ (random_bits & 0xFFFu);

@@ -232,7 +232,15 @@ int on_acl_check(int, void* event_data, void* userdata) {
         }
         bool known = false;
         const plugin::access what = to_access(ed->access, known);
-        if (known && plugin::allowed(who, what, ed->topic)) return MOSQ_ERR_SUCCESS;
+        if (known && plugin::allowed(who, what, ed->topic)) {
+            // A controller (re)subscribing to the census after its connect gets one at the next
+            // tick, after the lifecycle events queued for it.
+            if (what == plugin::access::subscribe && who.role == token::role::controller &&
+                std::string_view(ed->topic) == wire::broker_census_topic) {
+                s.table.request_census();
+            }
+            return MOSQ_ERR_SUCCESS;
+        }
         // A denied READ is a delivery filtered out, not something the client tried: log only
         // writes and subscriptions. A write by a connection that has already ended is its Last
         // Will, which Mosquitto 2.0.11 checks only now (docs/security.md).
@@ -274,6 +282,12 @@ int on_tick(int, void*, void* userdata) {
             mosquitto_kick_client_by_clientid(device.c_str(), false);
         }
         flush(s);
+        if (const auto census = s.table.take_census(wall_us())) {
+            publish(std::string(wire::broker_census_topic),
+                    plugin::encode_census(*census, s.epoch, s.started_us), false);
+            mosquitto_log_printf(MOSQ_LOG_INFO, "presence: census of %zu open connections published",
+                                 census->open.size());
+        }
     } catch (...) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "presence: internal error in TICK");
     }

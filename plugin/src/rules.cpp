@@ -18,12 +18,13 @@ bool own_replies(const identity& who, const wire::parsed_topic& t) {
 }
 
 // The inbound topics an app may publish: each ends in its own <user>/<device>. The plugin's own
-// lifecycle topics and the broker epoch are not an app's.
+// lifecycle topics, the broker epoch and the census are not an app's.
 bool own_inbound(const identity& who, const wire::parsed_topic& t) {
     const bool app_inbound = (t.what == wire::topic_class::inbound &&
                               t.inbound != wire::inbound_kind::lifecycle_connected &&
                               t.inbound != wire::inbound_kind::lifecycle_disconnected &&
-                              t.inbound != wire::inbound_kind::broker_epoch) ||
+                              t.inbound != wire::inbound_kind::broker_epoch &&
+                              t.inbound != wire::inbound_kind::broker_census) ||
                              t.what == wire::topic_class::query;
     return app_inbound && t.user_id == who.user && t.device_id == who.device;
 }

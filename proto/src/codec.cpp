@@ -99,9 +99,40 @@ std::error_code decode_binary(std::string_view payload, Value& out) {
 
 }  // namespace
 
+// The census names devices in its payload, not its topic: each must satisfy the identifier rule
+// and carry a sequence number within the census's run.
+std::error_code decode_census(std::string_view payload, inbound& out) {
+    v1::ConnectionCensus message;
+    if (!detail::parse_message(payload, message) || message.broker_epoch() == 0) {
+        return error::bad_payload;
+    }
+    if (message.has_started_at() &&
+        !detail::from_timestamp(message.started_at(), out.broker_time)) {
+        return error::bad_payload;
+    }
+    out.census.reserve(static_cast<std::size_t>(message.connections_size()));
+    for (auto& c : *message.mutable_connections()) {
+        if (!valid_identifier(c.user_id()) || !valid_identifier(c.device_id())) {
+            return error::bad_identifier;
+        }
+        if (c.connection_seq() == 0 || c.connection_seq() > message.last_connection_seq()) {
+            return error::bad_payload;
+        }
+        out.census.push_back(
+            {{std::move(*c.mutable_user_id()), std::move(*c.mutable_device_id())},
+             c.connection_seq()});
+    }
+    out.broker_epoch = message.broker_epoch();
+    out.connection_seq = message.last_connection_seq();
+    return {};
+}
+
 std::error_code decode_inbound(std::string_view topic, std::string_view payload, inbound& out,
                                const limits& lim) {
-    if (payload.size() > lim.max_payload_bytes) return error::payload_too_large;
+    const bool census = topic == broker_census_topic;
+    if (payload.size() > (census ? lim.max_census_bytes : lim.max_payload_bytes)) {
+        return error::payload_too_large;
+    }
     parsed_topic parts;
     switch (parse_topic(topic, parts)) {
         case topic_error::ok:
@@ -123,6 +154,7 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
     out.connection_seq = 0;
     out.end = core::connection_end::unspecified;
     out.broker_time = {};
+    out.census.clear();
     switch (parts.inbound) {
         case inbound_kind::connect: {
             v1::Connect message;
@@ -151,6 +183,8 @@ std::error_code decode_inbound(std::string_view topic, std::string_view payload,
         case inbound_kind::lifecycle_connected:
         case inbound_kind::lifecycle_disconnected:
             return decode_connection_event(payload, out);
+        case inbound_kind::broker_census:
+            return decode_census(payload, out);
         case inbound_kind::broker_epoch: {
             v1::BrokerEpoch message;
             if (!detail::parse_message(payload, message) || message.broker_epoch() == 0) {
@@ -258,6 +292,24 @@ std::string encode_connection_event(const core::device_key& device, std::uint64_
     message.set_user_id(device.user_id);
     message.set_device_id(device.device_id);
     message.set_end(to_proto(end));
+    return serialise(message);
+}
+
+std::string encode_census(std::uint64_t broker_epoch, std::uint64_t last_seq,
+                          const std::vector<core::census_entry>& open,
+                          core::time_point started_at) {
+    v1::ConnectionCensus message;
+    message.set_broker_epoch(broker_epoch);
+    message.set_last_connection_seq(last_seq);
+    if (started_at != core::time_point{}) {
+        detail::to_timestamp(started_at, *message.mutable_started_at());
+    }
+    for (const auto& entry : open) {
+        auto* c = message.add_connections();
+        c->set_user_id(entry.device.user_id);
+        c->set_device_id(entry.device.device_id);
+        c->set_connection_seq(entry.connection_seq);
+    }
     return serialise(message);
 }
 

@@ -84,6 +84,8 @@ const char* to_string(inbound_kind k) {
             return "lifecycle_disconnected";
         case inbound_kind::broker_epoch:
             return "broker_epoch";
+        case inbound_kind::broker_census:
+            return "broker_census";
     }
     return "unknown";
 }
@@ -110,6 +112,9 @@ core::outcome apply(core::engine& engine, const inbound& msg, core::time_point n
                                                msg.end, now, msg.broker_time);
         case inbound_kind::broker_epoch:
             return engine.on_broker_epoch(msg.broker_epoch, now, msg.broker_time);
+        case inbound_kind::broker_census:
+            return engine.on_census(msg.broker_epoch, msg.connection_seq, msg.census, now,
+                                    msg.broker_time);
     }
     return core::outcome::unknown;
 }

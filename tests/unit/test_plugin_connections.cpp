@@ -248,3 +248,52 @@ TEST_CASE("lifecycle_events_encode_as_connection_events_on_their_topics") {
     CHECK(make_epoch(t0, 1) != make_epoch(t0, 2));
     CHECK(make_epoch(t0, 1) != make_epoch(t0 + 1, 1));
 }
+
+TEST_CASE("connections_census_lists_the_open_app_connections_once_per_request") {
+    connection_table t;
+    CHECK_FALSE(t.take_census(t0).has_value());
+    t.on_authenticated(c(0), app("alice", "phone"), t0);
+    t.on_authenticated(c(1), app("bob", "tab"), t0);
+    t.on_authenticated(c(2), app("carol", "laptop"), t0);
+    t.on_tick(t0);
+    t.on_disconnect(c(1), t0);
+    connection_info ctl = app("presence", "presence-controller");
+    ctl.role = token::role::controller;
+    t.on_authenticated(c(3), ctl, t0);
+    t.request_census();
+    // A connection accepted but not yet confirmed has no connected event: not in the census.
+    t.on_authenticated(c(4), app("dave", "phone-d"), t0);
+    auto census = t.take_census(t0 + 5);
+    REQUIRE(census.has_value());
+    CHECK(census->last_seq == 3);
+    CHECK(census->at_us == t0 + 5);
+    REQUIRE(census->open.size() == 2);
+    CHECK(census->open[0].device == "phone");
+    CHECK(census->open[0].seq == 1);
+    CHECK(census->open[1].user == "carol");
+    CHECK(census->open[1].seq == 3);
+    CHECK_FALSE(t.take_census(t0 + 6).has_value());
+    // After the tick confirms dave, the next census covers him.
+    t.on_tick(t0 + 7);
+    t.request_census();
+    census = t.take_census(t0 + 8);
+    REQUIRE(census.has_value());
+    CHECK(census->last_seq == 4);
+    CHECK(census->open.size() == 3);
+}
+
+TEST_CASE("connections_census_encodes_as_a_connection_census") {
+    census c;
+    c.last_seq = 9;
+    c.at_us = t0;
+    c.open.push_back({"alice", "phone", 4});
+    v1::ConnectionCensus msg;
+    REQUIRE(msg.ParseFromString(encode_census(c, 77, t0 - 1'000'000)));
+    CHECK(msg.broker_epoch() == 77);
+    CHECK(msg.last_connection_seq() == 9);
+    REQUIRE(msg.connections_size() == 1);
+    CHECK(msg.connections(0).user_id() == "alice");
+    CHECK(msg.connections(0).device_id() == "phone");
+    CHECK(msg.connections(0).connection_seq() == 4);
+    CHECK(msg.started_at().seconds() == (t0 - 1'000'000) / 1'000'000);
+}

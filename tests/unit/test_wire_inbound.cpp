@@ -253,7 +253,8 @@ TEST_CASE("inbound subscriptions cover exactly the inbound topic shapes") {
                                    "presence/disconnect/+/+", "presence/profile/+/+",
                                    "party/+/join/+/+", "party/+/leave/+/+",
                                    "presence/lifecycle/connected/+/+",
-                                   "presence/lifecycle/disconnected/+/+", "presence/broker/epoch"});
+                                   "presence/lifecycle/disconnected/+/+", "presence/broker/epoch",
+                                   "presence/broker/census"});
 }
 
 TEST_CASE("errors are std::error_codes of the presence.wire category with readable text") {

@@ -161,4 +161,53 @@ TEST_CASE("apply feeds lifecycle messages to the engine's lifecycle inputs") {
     CHECK(engine.user("alice")->devices.at(0).state == core::device_state::reconnecting);
 }
 
+TEST_CASE("a census decodes to its epoch, last sequence and open connections") {
+    const std::vector<core::census_entry> open{{alice_phone, 2}, {{"bob", "tab"}, 5}};
+    inbound msg;
+    REQUIRE_FALSE(decode("presence/broker/census", encode_census(9, 6, open, t0), msg));
+    CHECK(msg.kind == inbound_kind::broker_census);
+    CHECK(msg.broker_epoch == 9);
+    CHECK(msg.connection_seq == 6);
+    CHECK(msg.broker_time == t0);
+    CHECK(msg.census == open);
+    // JSON works as for every inbound message.
+    REQUIRE_FALSE(decode("presence/broker/census",
+                         R"({"broker_epoch":"3","last_connection_seq":"1","connections":[)"
+                         R"({"user_id":"a","device_id":"d","connection_seq":"1"}]})",
+                         msg));
+    CHECK(msg.census == std::vector<core::census_entry>{{{"a", "d"}, 1}});
+    // A census without connections is a census of nobody.
+    REQUIRE_FALSE(decode("presence/broker/census", encode_census(9, 6, {}), msg));
+    CHECK(msg.census.empty());
+}
+
+TEST_CASE("a malformed census is rejected with its reason") {
+    inbound msg;
+    CHECK(decode("presence/broker/census", encode_census(0, 1, {}), msg) == error::bad_payload);
+    CHECK(decode("presence/broker/census", encode_census(9, 1, {{alice_phone, 2}}), msg) ==
+          error::bad_payload);  // beyond its own last sequence
+    CHECK(decode("presence/broker/census", encode_census(9, 3, {{alice_phone, 0}}), msg) ==
+          error::bad_payload);
+    CHECK(decode("presence/broker/census", encode_census(9, 3, {{{"a/b", "d"}, 1}}), msg) ==
+          error::bad_identifier);
+    CHECK(decode("presence/broker/census", "\xff\xff", msg) == error::bad_payload);
+    CHECK(decode("presence/broker/census/x", "", msg) == error::bad_topic);
+    // Its own size bound, far above the 16 KiB of app messages, and still a bound.
+    CHECK(decode_inbound("presence/broker/census", std::string(40'000, 'x'), msg) ==
+          error::bad_payload);
+    CHECK(decode_inbound("presence/broker/census", std::string(40'000, 'x'), msg,
+                         limits{.max_payload_bytes = 16 * 1024, .max_census_bytes = 1024}) ==
+          error::payload_too_large);
+}
+
+TEST_CASE("apply feeds a census to the engine") {
+    core::engine engine(core::engine_config{.grace = 2min});
+    engine.on_broker_epoch(5, t0);
+    engine.on_connection_opened(alice_phone, 5, 1, t0);
+    inbound msg;
+    REQUIRE_FALSE(decode("presence/broker/census", encode_census(5, 1, {}), msg));
+    CHECK(apply(engine, msg, t0 + 1s) == core::outcome::applied);
+    CHECK(engine.user("alice")->devices.at(0).state == core::device_state::reconnecting);
+}
+
 }  // namespace presence::wire

@@ -29,6 +29,7 @@ constexpr inbound_kind all_inbound[] = {
     inbound_kind::lifecycle_connected,
     inbound_kind::lifecycle_disconnected,
     inbound_kind::broker_epoch,
+    inbound_kind::broker_census,
 };
 
 TEST_CASE("every inbound builder's topic parses back to its kind and identifiers") {
@@ -37,8 +38,9 @@ TEST_CASE("every inbound builder's topic parses back to its kind and identifiers
         const auto t = parsed(topic);
         CHECK(t.what == topic_class::inbound);
         CHECK(t.inbound == kind);
-        if (kind == inbound_kind::broker_epoch) {
-            CHECK(topic == broker_epoch_topic);
+        if (kind == inbound_kind::broker_epoch || kind == inbound_kind::broker_census) {
+            CHECK(topic == (kind == inbound_kind::broker_epoch ? broker_epoch_topic
+                                                                : broker_census_topic));
             CHECK(t.user_id.empty());
             continue;
         }

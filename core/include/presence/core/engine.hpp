@@ -156,6 +156,18 @@ class engine {
     // started_at is the run's start on the broker's clock ({} when unknown).
     outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at = {});
 
+    // presence/broker/census: the broker's list of the app connections open in run `epoch`, after
+    // every lifecycle event of connections up to `last_seq`. It first acts as the run's epoch
+    // message (started_at as there); then every device the census lists is opened on its
+    // connection (a lost connected event: live or back, no flicker), and every live device whose
+    // recorded connection is of this run, numbered at most last_seq, or of no run, and that the
+    // census does not list is closed like a will (a lost disconnected event: reconnecting, then
+    // timeout). Devices of a connection above last_seq are newer than the census and untouched.
+    // Applied when it changed anything, else a duplicate; stale for a retired or older run.
+    outcome on_census(std::uint64_t epoch, std::uint64_t last_seq,
+                      const std::vector<census_entry>& open, time_point now,
+                      time_point started_at = {});
+
     // The current broker epoch; 0 until an input carried one.
     std::uint64_t broker_epoch() const;
 

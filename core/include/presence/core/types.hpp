@@ -165,6 +165,15 @@ using effect = std::variant<publish_snapshot, clear_snapshot, publish_event, pub
 // the value is kept for logs and metrics.
 enum class connection_end : std::uint8_t { unspecified, lost, taken_over, kicked };
 
+// One app connection the broker reports open in a connection census (presence/broker/census):
+// the device and its connection_seq in the census's broker run.
+struct census_entry {
+    device_key device;
+    std::uint64_t connection_seq = 0;
+
+    friend bool operator==(const census_entry&, const census_entry&) = default;
+};
+
 // A broker epoch change the engine acted on, so the host can log it (the engine itself never
 // logs): the old epoch (0 when none was known), the new one, and how many live devices it sent
 // reconnecting because they were not seen on the new broker run.

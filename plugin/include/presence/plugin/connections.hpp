@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,6 +40,19 @@ struct lifecycle_event {
     connection_info info;
     connection_end end = connection_end::unspecified;  // disconnected events only
     std::int64_t at_us = 0;                            // wall clock, microseconds
+};
+
+// The open app connections at one moment (a ConnectionCensus), ordered by seq: every connected
+// event up to last_seq has been produced, so the census follows them on the ordered stream.
+struct census {
+    struct connection {
+        std::string user;
+        std::string device;
+        std::uint64_t seq = 0;
+    };
+    std::uint64_t last_seq = 0;
+    std::vector<connection> open;
+    std::int64_t at_us = 0;
 };
 
 // Why an authenticated client is still refused by the table.
@@ -89,6 +103,14 @@ class connection_table {
     // Events produced since the last call, in publishing order.
     std::vector<lifecycle_event> take_events();
 
+    // A controller subscribed to the census topic (after every connect it resubscribes): the
+    // next take_census() answers. A controller killed after acknowledging lifecycle events it
+    // never acted on learns the truth from it (docs/protocol.md, "The connection census").
+    void request_census() { census_requested_ = true; }
+    // The census, once per request; call it after on_tick() and take_events(), so every open
+    // connection it lists has had its connected event published first.
+    std::optional<census> take_census(std::int64_t now_us);
+
     std::size_t live_count() const { return by_device_.size(); }
     std::size_t size() const { return entries_.size(); }
     std::uint64_t last_seq() const { return next_seq_ - 1; }
@@ -114,6 +136,7 @@ class connection_table {
     std::vector<client_key> dead_;                                // forgotten at the next tick
     std::vector<lifecycle_event> events_;
     std::uint64_t next_seq_ = 1;
+    bool census_requested_ = false;
 };
 
 }  // namespace presence::plugin

@@ -22,6 +22,9 @@ std::string encode(const lifecycle_event& event, std::uint64_t broker_epoch);
 std::string encode_epoch(std::uint64_t broker_epoch, std::int64_t started_us,
                          std::string_view plugin_version);
 
+// The ConnectionCensus message, serialized (published on wire::broker_census_topic).
+std::string encode_census(const census& c, std::uint64_t broker_epoch, std::int64_t started_us);
+
 // A broker-run identifier: the start time in microseconds shifted left, with random low bits,
 // so two runs (even two brokers started in the same microsecond) differ. Never 0.
 std::uint64_t make_epoch(std::int64_t wall_us, std::uint64_t random_bits);

@@ -17,10 +17,10 @@
 
 namespace presence::wire {
 
-// The inbound message kinds, one per inbound topic shape. The last three come from the
-// mosquitto_presence plugin inside the broker (presence/lifecycle/connected|disconnected/<u>/<d>
-// and presence/broker/epoch); without the plugin they never arrive. Counters index by it, so the
-// order is fixed.
+// The inbound message kinds, one per inbound topic shape. The last four come from the
+// mosquitto_presence plugin inside the broker (presence/lifecycle/connected|disconnected/<u>/<d>,
+// presence/broker/epoch and presence/broker/census); without the plugin they never arrive.
+// Counters index by it, so the order is fixed.
 enum class inbound_kind {
     connect,
     will,
@@ -31,6 +31,7 @@ enum class inbound_kind {
     lifecycle_connected,
     lifecycle_disconnected,
     broker_epoch,
+    broker_census,
 };
 
 // The controller's public outputs.
@@ -56,6 +57,9 @@ enum class topic_error {
 
 // The retained topic on which the plugin announces the broker run (BrokerEpoch).
 inline constexpr std::string_view broker_epoch_topic = "presence/broker/epoch";
+// The topic on which the plugin lists the open app connections (ConnectionCensus) after a
+// controller connects.
+inline constexpr std::string_view broker_census_topic = "presence/broker/census";
 // The controller's retained liveness ("online"/"offline") and its retained counters.
 inline constexpr std::string_view controller_status_topic = "presence/controller/status";
 inline constexpr std::string_view controller_stats_topic = "presence/controller/stats";
@@ -63,7 +67,7 @@ inline constexpr std::string_view controller_stats_topic = "presence/controller/
 inline constexpr std::string_view json_suffix = "/json";
 
 // The MQTT subscriptions (QoS 1) that carry every inbound message, in inbound_kind order.
-inline constexpr std::array<std::string_view, 9> inbound_filters{
+inline constexpr std::array<std::string_view, 10> inbound_filters{
     "presence/connect/+/+",
     "presence/will/+/+",
     "presence/disconnect/+/+",
@@ -73,6 +77,7 @@ inline constexpr std::array<std::string_view, 9> inbound_filters{
     "presence/lifecycle/connected/+/+",
     "presence/lifecycle/disconnected/+/+",
     broker_epoch_topic,
+    broker_census_topic,
 };
 // Subscriptions that return every retained snapshot and user record, for restore().
 inline constexpr std::string_view snapshot_subscription = "party/+/members";
@@ -87,8 +92,8 @@ struct parsed_topic {
     output_kind output = output_kind::members;     // what == output
     bool json = false;                             // an output's /json twin
     std::string_view party_id;                     // join, leave, members, events
-    std::string_view user_id;    // inbound (not broker_epoch), user output, query, reply
-    std::string_view device_id;  // inbound (not broker_epoch), query, reply
+    std::string_view user_id;    // inbound (not broker_epoch/census), user output, query, reply
+    std::string_view device_id;  // inbound (not broker_epoch/census), query, reply
     // reply only: what follows presence/reply/<user>/<device>, its leading '/' included ("" when
     // nothing does).
     std::string_view rest;
@@ -182,9 +187,9 @@ inline topic_error parse_topic(std::string_view topic, parsed_topic& out, bool w
                                           : inbound_kind::lifecycle_disconnected;
         out.user_id = l[3];
         out.device_id = l[4];
-    } else if (t.count == 3 && verb == "broker" && l[2] == "epoch") {
+    } else if (t.count == 3 && verb == "broker" && (l[2] == "epoch" || l[2] == "census")) {
         out.what = topic_class::inbound;
-        out.inbound = inbound_kind::broker_epoch;
+        out.inbound = l[2] == "epoch" ? inbound_kind::broker_epoch : inbound_kind::broker_census;
         return topic_error::ok;
     } else if ((t.count == 3 || t.count == 4) && verb == "user") {
         if (t.count == 4 && l[3] != "json") return topic_error::bad_topic;
@@ -217,20 +222,23 @@ inline bool in_query_space(std::string_view topic) {
 
 // The level that names an inbound kind in its topic ("connect", "join", "connected", ...).
 inline std::string_view inbound_level(inbound_kind kind) {
-    constexpr std::array<std::string_view, 9> names{"connect",   "will",         "disconnect",
-                                                    "profile",   "join",         "leave",
-                                                    "connected", "disconnected", "epoch"};
+    constexpr std::array<std::string_view, 10> names{
+        "connect", "will",      "disconnect",   "profile", "join",
+        "leave",   "connected", "disconnected", "epoch",   "census"};
     return names[static_cast<std::size_t>(kind)];
 }
 
 // Appends the inbound topic of a kind: presence/<verb>/<u>/<d>, party/<p>/<verb>/<u>/<d>,
-// presence/lifecycle/<connected|disconnected>/<u>/<d> or presence/broker/epoch (which ignores the
-// identifiers).
+// presence/lifecycle/<connected|disconnected>/<u>/<d>, presence/broker/epoch or
+// presence/broker/census (the last two ignore the identifiers).
 inline void append_inbound_topic(std::string& out, inbound_kind kind, std::string_view user_id,
                                  std::string_view device_id, std::string_view party_id = {}) {
     switch (kind) {
         case inbound_kind::broker_epoch:
             out.append(broker_epoch_topic);
+            return;
+        case inbound_kind::broker_census:
+            out.append(broker_census_topic);
             return;
         case inbound_kind::join:
         case inbound_kind::leave:

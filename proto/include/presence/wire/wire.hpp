@@ -51,13 +51,19 @@ struct inbound {
     std::uint64_t broker_epoch = 0;
     std::uint64_t connection_seq = 0;
     core::connection_end end = core::connection_end::unspecified;  // disconnected only
-    // The broker's clock: the event's `at` or the epoch's `started_at` ({} when not sent).
+    // The broker's clock: the event's `at` or the epoch's (or census's) `started_at` ({} when not
+    // sent).
     core::time_point broker_time{};
+    // The census only: the open app connections; connection_seq holds its last_connection_seq.
+    std::vector<core::census_entry> census;
 };
 
 // Limits applied while decoding.
 struct limits {
     std::size_t max_payload_bytes = 16 * 1024;
+    // The connection census lists every open app connection (about 30 bytes each), and only the
+    // broker's plugin can publish it, so it has its own bound: 64 MiB is ~2 million connections.
+    std::size_t max_census_bytes = 64 * 1024 * 1024;
 };
 
 // Parses and validates topic and payload. A lifecycle event must name the topic's user and device
@@ -141,6 +147,11 @@ std::string encode_connection_event(const core::device_key& device, std::uint64_
                                     std::uint64_t connection_seq,
                                     core::connection_end end = core::connection_end::unspecified,
                                     core::time_point at = {});
+// The plugin's connection census (the simulation and the tests build it with this; the plugin
+// encodes the same message itself).
+std::string encode_census(std::uint64_t broker_epoch, std::uint64_t last_seq,
+                          const std::vector<core::census_entry>& open,
+                          core::time_point started_at = {});
 std::string encode_broker_epoch(std::uint64_t broker_epoch, core::time_point started_at = {});
 
 // Inbound topics, for clients, tools, tests and the simulation (broker_epoch ignores the device).

@@ -1,0 +1,180 @@
+// Engine rules for the plugin's connection census (presence/broker/census): the broker's list of
+// open app connections heals lifecycle events a killed controller acknowledged but never acted on.
+// The fake clock only moves when a test advances it.
+
+#include <doctest/doctest.h>
+
+#include "test_engine_fixture.hpp"
+
+using namespace presence::core;
+using namespace presence::core::testing;
+
+namespace {
+
+constexpr std::uint64_t e1 = 0x1111;
+constexpr std::uint64_t e2 = 0x2222;
+
+struct census_fixture : engine_fixture {
+    outcome census(std::uint64_t epoch, std::uint64_t last_seq, std::vector<census_entry> open) {
+        return eng.on_census(epoch, last_seq, open, now);
+    }
+
+    // A device of `user` live on connection `seq` of e1, connected and in party p.
+    void on_line(const std::string& user, const std::string& device, std::uint64_t seq) {
+        opened(user, device, e1, seq);
+        present("p", user, device, "s-" + device);
+    }
+
+    std::vector<event_kind> event_kinds() {
+        std::vector<event_kind> out;
+        for (const auto& e : events_of(take())) out.push_back(e.kind);
+        return out;
+    }
+};
+
+census_entry entry(const std::string& user, const std::string& device, std::uint64_t seq) {
+    return {{user, device}, seq};
+}
+
+}  // namespace
+
+TEST_SUITE("engine census") {
+    TEST_CASE_FIXTURE(census_fixture, "a census that agrees with the engine changes nothing") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        on_line("bob", "tab", 2);
+        CHECK(census(e1, 2, {entry("alice", "phone", 1), entry("bob", "tab", 2)}) ==
+              outcome::duplicate);
+        CHECK(take().empty());
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "a device missing from the census lost its connection: reconnecting, then "
+                      "timeout") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        on_line("bob", "tab", 2);
+        // bob's disconnected event was acknowledged by a killed controller and never acted on.
+        CHECK(census(e1, 2, {entry("alice", "phone", 1)}) == outcome::applied);
+        CHECK(event_kinds() == std::vector{event_kind::reconnecting});
+        CHECK(member("p", "bob")->state == member_state::reconnecting);
+        CHECK(member("p", "bob")->reconnect_deadline == now + grace);
+        CHECK(member("p", "alice")->state == member_state::present);
+        advance(grace);
+        tick();
+        CHECK(member("p", "bob") == nullptr);
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "a device listed on a newer connection is back without a flicker") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        closed("alice", "phone", e1, 1);
+        take();
+        // Its reconnect (connection 5) was lost with the controller: the census names it.
+        CHECK(census(e1, 5, {entry("alice", "phone", 5)}) == outcome::applied);
+        CHECK(event_kinds() == std::vector{event_kind::back});
+        CHECK(member("p", "alice")->state == member_state::present);
+        CHECK_FALSE(eng.next_deadline().has_value());
+        // A late close of the old connection stays stale.
+        CHECK(closed("alice", "phone", e1, 1) == outcome::stale);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "a takeover whose events were lost: the new connection, no flicker") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        CHECK(census(e1, 3, {entry("alice", "phone", 3)}) == outcome::applied);
+        // Still present: no leave or join, only the connection changed (as for a takeover whose
+        // events arrive).
+        CHECK(event_kinds() == std::vector{event_kind::updated});
+        CHECK(member("p", "alice")->state == member_state::present);
+        CHECK(closed("alice", "phone", e1, 1) == outcome::stale);
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "connections newer than the census are not judged by it") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        on_line("bob", "tab", 4);
+        // Taken before bob's connection 4 was accepted: bob is newer, not missing.
+        CHECK(census(e1, 3, {entry("alice", "phone", 1)}) == outcome::duplicate);
+        CHECK(member("p", "bob")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "a live device with no recorded connection is judged by the census too") {
+        broker_epoch(e1);
+        // The app's connect arrived; its connected event was lost, then the connection ended.
+        present("p", "alice", "phone", "s1");
+        CHECK(census(e1, 7, {}) == outcome::applied);
+        CHECK(member("p", "alice")->state == member_state::reconnecting);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "an unknown open device is created live with no parties") {
+        broker_epoch(e1);
+        CHECK(census(e1, 2, {entry("carol", "phone", 2)}) == outcome::applied);
+        const auto u = eng.user("carol");
+        REQUIRE(u);
+        CHECK(u->online);
+        CHECK(u->devices.at(0).connection_seq == 2);
+        CHECK(u->parties.empty());
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "a census of a new run reconciles like the epoch message") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        on_line("bob", "tab", 2);
+        // The broker restarted (e2) and only alice reconnected; the controller missed it all.
+        CHECK(census(e2, 1, {entry("alice", "phone", 1)}) == outcome::applied);
+        CHECK(eng.broker_epoch() == e2);
+        CHECK(member("p", "alice")->state == member_state::present);
+        CHECK(member("p", "bob")->state == member_state::reconnecting);
+        // A late event of the retired run is stale.
+        CHECK(closed("alice", "phone", e1, 1) == outcome::stale);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "a census of a retired run is stale and changes nothing") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        broker_epoch(e2);
+        opened("alice", "phone", e2, 1);
+        take();
+        CHECK(census(e1, 9, {}) == outcome::stale);
+        CHECK(take().empty());
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "a redelivered census cannot undo later events") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        closed("alice", "phone", e1, 1);
+        opened("alice", "phone", e1, 2);
+        take();
+        // An old census listing connection 1, redelivered after connection 2 was recorded.
+        CHECK(census(e1, 1, {entry("alice", "phone", 1)}) == outcome::duplicate);
+        CHECK(member("p", "alice")->state == member_state::present);
+        // One taken when nothing was open, redelivered later: connection 2 is newer than it.
+        CHECK(census(e1, 1, {}) == outcome::duplicate);
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "one census changes each party's revision at most once") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 1);
+        on_line("bob", "tab", 2);
+        on_line("carol", "laptop", 3);
+        const auto before = eng.snapshot("p")->revision;
+        CHECK(census(e1, 3, {entry("alice", "phone", 1)}) == outcome::applied);
+        const auto fx_ = take();
+        std::size_t snapshots = 0;
+        for (const auto& e : fx_) {
+            if (std::holds_alternative<publish_snapshot>(e)) ++snapshots;
+        }
+        CHECK(snapshots == 1);
+        CHECK(eng.snapshot("p")->revision == before + 1);
+        CHECK(events_of(fx_).size() == 2);  // bob and carol reconnecting
+    }
+}
