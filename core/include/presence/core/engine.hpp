@@ -94,6 +94,10 @@ struct engine_stats {
 //   closed(e, n)  stale if seen on (e, >n) (unknown device: stale if forgotten on (e, >=n), else
 //                 unknown); duplicate if lost on (e, n); lost on another connection: records
 //                 (e, n), deadline kept; live: exactly a will of the current session.
+//   census(e, n, open)  the broker's open connections after every event up to n: first the epoch
+//                 message of e (stale if retired or older); then opened(e, k) for each listed
+//                 (d, k), and closed(e, k) for each live device recorded on (e, k <= n), or on
+//                 no connection, that is not listed. Heals events a killed controller acked.
 // The outcome of opened and closed is the device's; epoch changes are reported through
 // take_reconciliations(). Only opened makes a device live with its current session ended, so the
 // will and disconnect rules that mention it never fire without the plugin.
