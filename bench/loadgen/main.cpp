@@ -185,8 +185,10 @@ int main(int argc, char** argv) {
            << " |\n\n"
            << "Re-asserts (a join or leave not visible after 5 s, published again, the delay "
               "doubling up to 60 s): "
-           << result.reasserts << " publishes for " << result.changes_reasserted
-           << " changes; joins re-asserted after reconnects: " << result.rejoins_after_reconnect
+           << result.reasserts << " publishes for " << result.changes_reasserted << " changes ("
+           << result.ramp_reasserts << " of the publishes in the ramp, "
+           << result.reasserts - result.ramp_reasserts
+           << " after it); joins re-asserted after reconnects: " << result.rejoins_after_reconnect
            << ".\n\n"
            << "Full figures: `" << label << ".json`.\n\n```json\n"
            << json << "\n```\n";
