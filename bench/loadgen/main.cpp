@@ -181,8 +181,17 @@ int main(int argc, char** argv) {
            << "| p50 (ms) | " << fmt(lat.p50 / 1000, 3) << " | " << fmt(raw.p50 / 1000, 3) << " |\n"
            << "| p90 (ms) | " << fmt(lat.p90 / 1000, 3) << " | " << fmt(raw.p90 / 1000, 3) << " |\n"
            << "| p99 (ms) | " << fmt(lat.p99 / 1000, 3) << " | " << fmt(raw.p99 / 1000, 3) << " |\n"
-           << "| max (ms) | " << fmt(lat.max / 1000, 3) << " | " << fmt(raw.max / 1000, 3) << " |\n\n"
-           << "Full figures: `" << label << ".json`.\n\n```json\n" << json << "\n```\n";
+           << "| max (ms) | " << fmt(lat.max / 1000, 3) << " | " << fmt(raw.max / 1000, 3)
+           << " |\n\n"
+           << "Re-asserts (a join or leave not visible after 5 s, published again, the delay "
+              "doubling up to 60 s): "
+           << result.reasserts << " publishes for " << result.changes_reasserted << " changes ("
+           << result.ramp_reasserts << " of the publishes in the ramp, "
+           << result.reasserts - result.ramp_reasserts
+           << " after it); joins re-asserted after reconnects: " << result.rejoins_after_reconnect
+           << ".\n\n"
+           << "Full figures: `" << label << ".json`.\n\n```json\n"
+           << json << "\n```\n";
         std::cout << json << '\n';
         if (!result.ok) {
             for (const auto& p : result.problems) std::cerr << "PROBLEM: " << p << '\n';

@@ -76,11 +76,19 @@ struct device {
     std::uint16_t packet_id = 0;
 };
 
+// The SDK's confirmation retry (clients/js/src/party.ts, CONFIRM_RETRY_MS): a change not visible
+// after 5 s is published again, the delay doubling up to 60 s.
+constexpr auto first_reassert_delay = std::chrono::milliseconds(5000);
+constexpr auto max_reassert_delay = std::chrono::milliseconds(60000);
+
 struct pending_change {
-    clock_type::time_point t0;
+    clock_type::time_point t0;  // the first send: latency counts from here, re-asserts or not
     bool join = true;
     bool measured = false;
     std::size_t device = 0;
+    std::uint64_t serial = 0;  // tells this change from a later one with the same key
+    std::chrono::milliseconds retry_delay = first_reassert_delay;
+    int reasserts = 0;
 };
 
 enum class role : std::uint8_t { device, events, counter, raw_pub, raw_sub, status, verify };
@@ -89,6 +97,15 @@ struct timer {
     clock_type::time_point at;
     std::size_t device;
     bool operator>(const timer& o) const { return at > o.at; }
+};
+
+// When to look again at one pending change; stale once the change is visible (the serial no
+// longer matches the pending entry under `key`).
+struct reassert_timer {
+    clock_type::time_point at;
+    std::uint64_t key = 0;
+    std::uint64_t serial = 0;
+    bool operator>(const reassert_timer& o) const { return at > o.at; }
 };
 
 class bench_run {
@@ -116,12 +133,14 @@ class bench_run {
                  clock_type::time_point now);
     void publish(std::size_t i, inbound_kind kind, std::string_view party,
                  const std::string& payload);
+    void expect(std::size_t i, int party, bool join, clock_type::time_point now);
 
     // --- load
     void pump(std::chrono::milliseconds wait = 1ms);
     template <class Pred>
     bool pump_until(Pred done, std::chrono::milliseconds timeout);
     void run_timers(clock_type::time_point now);
+    void run_reasserts(clock_type::time_point now);
     void run_churn(clock_type::time_point now);
     void run_raw(clock_type::time_point now);
     bool one_change(clock_type::time_point now);
@@ -155,6 +174,12 @@ class bench_run {
     std::unordered_map<std::uint64_t, pending_change> pending_;
     std::unordered_map<int, std::vector<std::size_t>> pending_by_party_;
     std::priority_queue<timer, std::vector<timer>, std::greater<>> timers_;
+    std::priority_queue<reassert_timer, std::vector<reassert_timer>, std::greater<>>
+        reassert_timers_;
+    std::uint64_t next_serial_ = 0;
+    std::uint64_t reasserts_ = 0;           // join/leave publishes repeated after 5 s, 10 s, ...
+    std::uint64_t changes_reasserted_ = 0;  // changes that needed at least one of them
+    std::uint64_t rejoins_ = 0;             // joins re-asserted after a reconnect
     conn_id events_ = 0, counter_ = 0, raw_pub_ = 0, raw_sub_ = 0, status_ = 0;
     std::string controller_status_;
     std::vector<std::uint64_t> last_revision_;
@@ -317,6 +342,11 @@ void bench_run::on_connack(conn_id id, std::uint8_t code) {
         d.initial_join = false;
         ++initial_joins_;
         join(i, party_for(i), clock_type::now());
+    } else if (d.party >= 0 && d.pending == op::none) {
+        // Like the SDK after every reconnect: joins are idempotent, and this one heals a connect
+        // or join that a controller killed after Paho acknowledged it.
+        ++rejoins_;
+        publish(i, inbound_kind::join, party_id(d.party), wire::encode_session(d.session));
     }
 }
 
@@ -452,8 +482,7 @@ void bench_run::join(std::size_t i, int party, clock_type::time_point now) {
     }
     d.party = party;
     d.pending = op::joining;
-    pending_[key(party, i)] = {now, true, measuring_, i};
-    pending_by_party_[party].push_back(i);
+    expect(i, party, true, now);
     publish(i, inbound_kind::join, party_id(party), wire::encode_session(d.session));
 }
 
@@ -466,9 +495,45 @@ void bench_run::leave(std::size_t i, clock_type::time_point now) {
     }
     d.party = -1;
     d.pending = op::leaving;
-    pending_[key(party, i)] = {now, false, measuring_, i};
-    pending_by_party_[party].push_back(i);
+    expect(i, party, false, now);
     publish(i, inbound_kind::leave, party_id(party), wire::encode_session(d.session));
+}
+
+// Records a change in flight and schedules its first re-assert.
+void bench_run::expect(std::size_t i, int party, bool join, clock_type::time_point now) {
+    const auto k = key(party, i);
+    pending_change c;
+    c.t0 = now;
+    c.join = join;
+    c.measured = measuring_;
+    c.device = i;
+    c.serial = ++next_serial_;
+    pending_[k] = c;
+    pending_by_party_[party].push_back(i);
+    reassert_timers_.push({now + c.retry_delay, k, c.serial});
+}
+
+// A change still not visible is published again (the device's current session, the same topic),
+// as the SDK's assert_() does; a visible change's timer finds no matching entry and is dropped.
+// A device has one change in flight at a time, so a re-assert is never overtaken by the next one.
+void bench_run::run_reasserts(clock_type::time_point now) {
+    while (!reassert_timers_.empty() && reassert_timers_.top().at <= now) {
+        const auto t = reassert_timers_.top();
+        reassert_timers_.pop();
+        const auto it = pending_.find(t.key);
+        if (it == pending_.end() || it->second.serial != t.serial) continue;
+        auto& c = it->second;
+        const auto& d = devices_[c.device];
+        if (d.connected && !d.silent) {
+            const auto party = party_id(static_cast<int>(t.key >> 32));
+            publish(c.device, c.join ? inbound_kind::join : inbound_kind::leave, party,
+                    wire::encode_session(d.session));
+            if (c.reasserts++ == 0) ++changes_reasserted_;
+            ++reasserts_;
+            c.retry_delay = std::min(c.retry_delay * 2, max_reassert_delay);
+        }
+        reassert_timers_.push({now + c.retry_delay, t.key, t.serial});
+    }
 }
 
 int bench_run::party_for(std::size_t i) {
@@ -577,6 +642,7 @@ void bench_run::pump(std::chrono::milliseconds wait) {
     net_->poll(wait);
     const auto now = clock_type::now();
     run_timers(now);
+    run_reasserts(now);
     run_churn(now);
     run_raw(now);
     if (controller_ && !controller_->running() && !killed_at_) {
@@ -611,6 +677,9 @@ json_object bench_run::window(double rate, double raw_rate, double seconds,
     const double g0 = self_cpu_seconds();
     const auto bytes0 = net_->bytes_in(counter_);
     const auto completed0 = completed_;
+    const auto reasserts0 = reasserts_;
+    const auto reasserted0 = changes_reasserted_;
+    const auto rejoins0 = rejoins_;
     latency_us_.clear();
     raw_us_.clear();
     measuring_ = true;
@@ -680,6 +749,9 @@ json_object bench_run::window(double rate, double raw_rate, double seconds,
         .add("changes_observed", completed)
         .add("issued_changes_per_s", static_cast<double>(issued) / elapsed)
         .add("all_issued_changes_observed", drained)
+        .add("reasserts", reasserts_ - reasserts0)
+        .add("changes_reasserted", changes_reasserted_ - reasserted0)
+        .add("rejoins_after_reconnect", rejoins_ - rejoins0)
         .add("join_leave_to_visible", summarize(latency_us_))
         .add("raw_hop", summarize(raw_us_))
         .add("raw_offered_per_s", raw_rate)
@@ -894,6 +966,9 @@ run_result bench_run::run() {
         },
         std::chrono::seconds(120 + cfg_.devices / 500));
     const double ramp_s = seconds_between(ramp_start, clock_type::now());
+    // A ramp faster than the controller re-asserts the joins it backlogs for more than 5 s, as
+    // real clients would; counted apart so the windows' figure stays about lost inputs.
+    const auto ramp_reasserts = reasserts_;
     if (failed_devices_ > 0) {
         problems_.push_back(std::to_string(failed_devices_) + " devices could not connect (fd limit " +
                             std::to_string(fds) + ")");
@@ -940,19 +1015,22 @@ run_result bench_run::run() {
         .add("snapshot_interval", cfg_.snapshot_interval)
         .add("coalesce_above", cfg_.coalesce_above)
         .add("keepalive_s", cfg_.keepalive_s)
-        .add("controller_extra_args", [&] {
-            std::string all;
-            for (const auto& a : cfg_.controller_args) all += (all.empty() ? "" : " ") + a;
-            return all;
-        }())
+        .add("controller_extra_args",
+             [&] {
+                 std::string all;
+                 for (const auto& a : cfg_.controller_args) all += (all.empty() ? "" : " ") + a;
+                 return all;
+             }())
         .add("visible_on", cfg_.snapshot_visibility ? "first of snapshot or event" : "event")
-        .add("broker_extra_config", [&] {
-            std::string all;
-            for (const auto& l : cfg_.broker_lines) all += l + "; ";
-            return all;
-        }())
+        .add("broker_extra_config",
+             [&] {
+                 std::string all;
+                 for (const auto& l : cfg_.broker_lines) all += l + "; ";
+                 return all;
+             }())
         .add("fd_limit", fds)
         .add("ramp_seconds", ramp_s)
+        .add("ramp_reasserts", ramp_reasserts)
         .add("members_after_ramp", static_cast<std::uint64_t>(members))
         .add("devices_failed_to_connect", static_cast<std::uint64_t>(failed_devices_))
         .add("max_live_connections", static_cast<std::uint64_t>(max_live_))
@@ -988,6 +1066,14 @@ run_result bench_run::run() {
         .add("revision_backwards_seen", revision_backwards_)
         .add("undecodable_events", unexpected_events_);
     if (cfg_.verify) j.add("ground_truth", verify());
+    // Whole run (ramp, windows, drains and the settle wait before the ground-truth check).
+    j.add("reasserts", reasserts_)
+        .add("changes_reasserted", changes_reasserted_)
+        .add("rejoins_after_reconnect", rejoins_);
+    result.reasserts = reasserts_;
+    result.changes_reasserted = changes_reasserted_;
+    result.rejoins_after_reconnect = rejoins_;
+    result.ramp_reasserts = ramp_reasserts;
     const auto all = summarize(all_latency_us_);
     j.add("all_changes_to_visible", all);
     result.latency_us = latency_us_;

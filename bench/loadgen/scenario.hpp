@@ -62,6 +62,11 @@ struct run_result {
     std::vector<std::string> problems;
     std::vector<double> latency_us;  // join/leave -> visible, measured window
     std::vector<double> raw_us;      // raw hop, measured window
+    // Joins and leaves published again because they were not visible after 5 s (10 s, ... 60 s),
+    // the changes that needed it, and the joins re-asserted after reconnects (whole run), and the
+    // re-asserts of the ramp's initial joins (a backlog at the ramp's rate, not a loss).
+    std::uint64_t reasserts = 0, changes_reasserted = 0, rejoins_after_reconnect = 0;
+    std::uint64_t ramp_reasserts = 0;
 };
 run_result run_scenario(const run_config& cfg);
 
