@@ -98,8 +98,9 @@ void world::enqueue_plugin(message msg) {
     msg.published = now_;
     auto floor =
         plugin_.pending.empty() ? plugin_.last_deliver_at : plugin_.pending.back().deliver_at;
-    if (msg.kind == inbound_kind::broker_epoch) {
-        // A restarted broker delivers what it had queued for the controller first.
+    if (msg.kind == inbound_kind::broker_epoch || msg.kind == inbound_kind::broker_census) {
+        // A restarted broker delivers what it had queued for the controller first; the census is
+        // taken at a tick after the controller's subscription, behind the same queue.
         for (const auto& conn : connections_) {
             if (!conn.pending.empty()) floor = std::max(floor, conn.pending.back().deliver_at);
         }
@@ -391,6 +392,7 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party) {
         case inbound_kind::lifecycle_connected:
         case inbound_kind::lifecycle_disconnected:
         case inbound_kind::broker_epoch:
+        case inbound_kind::broker_census:
             throw std::logic_error("apps never publish broker lifecycle messages");
     }
     if (!conn.carries_truth()) {
@@ -700,7 +702,25 @@ void world::restart() {
         msg.topic = std::string(wire::broker_epoch_topic);
         msg.payload = wire::encode_broker_epoch(epoch_, epoch_started_);
         enqueue_plugin(std::move(msg));
+        if (!broker_down_) enqueue_plugin(census());
     }
+}
+
+// The plugin's answer to the controller's census subscription: every connection the broker holds
+// in this run, taken now and delivered on the plugin's ordered stream after what it queued.
+message world::census() const {
+    std::vector<core::census_entry> open;
+    for (const auto& conn : connections_) {
+        if (conn.open && conn.epoch == epoch_) {
+            open.push_back({devices_[conn.device].key, conn.seq});
+        }
+    }
+    message msg;
+    msg.kind = inbound_kind::broker_census;
+    msg.session = "census of " + std::to_string(open.size()) + " open connection(s)";
+    msg.topic = std::string(wire::broker_census_topic);
+    msg.payload = wire::encode_census(epoch_, next_conn_seq_, open, epoch_started_);
+    return msg;
 }
 
 void world::publish_effects() {

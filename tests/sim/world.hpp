@@ -192,6 +192,7 @@ class world {
     void publish(device& dev, wire::inbound_kind kind, const std::string& party = {});
     void close(connection& conn, bool will, core::connection_end end = core::connection_end::lost);
     void enqueue_will(connection& conn);
+    message census() const;
     void publish_lifecycle(connection& conn, wire::inbound_kind kind, core::connection_end end);
     void enqueue_plugin(message msg);
     time_point device_tail(std::size_t device) const;
