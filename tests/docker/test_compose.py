@@ -278,6 +278,10 @@ def run_stack(tmp, services, docker_conf, procs):
     broker_hc = {"-p 1883": f"-p {port}", "/tokens/": tokens + "/"}
     r = healthcheck("broker", broker_hc)
     check(r.returncode == 0, f"broker healthcheck passes {r.stderr.strip()}")
+    with open(os.path.join(tokens, "healthcheck.jwt")) as f:
+        claims = f.read().strip().split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    check(claims.get("role") == "observer", "the healthcheck probe's token has the observer role (never a device)")
     bad_tokens = os.path.join(tmp, "bad-tokens")
     os.makedirs(bad_tokens)
     with open(os.path.join(bad_tokens, "healthcheck.jwt"), "w") as f:
