@@ -494,6 +494,14 @@ void world::maybe_duplicate(bool faults) {
         const auto k =
             static_cast<std::size_t>(rng_.between(1, static_cast<std::int64_t>(recent.size())));
         replay_.assign(recent.end() - static_cast<std::ptrdiff_t>(k), recent.end());
+        // A resend is the same messages again, not new ones: Mosquitto keeps one entry per
+        // unacknowledged QoS 1 message in the session's ordered inflight list and resends each
+        // once, in that order, on every resume. So the log holds each message once: the resent
+        // ones leave its tail here and deliver() puts them back there, freshly delivered. Two
+        // entries would let a crash replay an old message after a newer one it preceded (seed
+        // 63669: a sign-out lost to a restored engine that no longer knew the session ended).
+        recent_delivered_.erase(recent_delivered_.end() - static_cast<std::ptrdiff_t>(k),
+                                recent_delivered_.end());
         stats_.duplicates += k;
         trace("broker: QoS 1 redelivery of the controller's last " + std::to_string(k) +
               " message(s)");
@@ -627,12 +635,16 @@ void world::controller_work(bool faults) {
             how = " after " + std::to_string(k) + " of its last drain's " +
                   std::to_string(drained.size()) + " publishes";
         }
+        // The unacknowledged messages in broker order: the recent deliveries, then a resend the
+        // controller had not received yet (replay_, already out of the log; see maybe_duplicate).
+        std::vector<message> unacked;
         for (const auto& msg : recent_delivered_) {
             if (config_.crash_redelivery && now_ - msg.deliver_at <= config_.ack_window) {
-                replay_.push_back(msg);
+                unacked.push_back(msg);
             }
         }
-        stats_.duplicates += replay_.size();
+        replay_.insert(replay_.begin(), unacked.begin(), unacked.end());
+        stats_.duplicates += unacked.size();
         recent_delivered_.clear();
         host_.reset();
         down_until_ = now_ + ms(rng_.between(300, config_.max_downtime.count()));

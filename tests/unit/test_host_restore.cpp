@@ -277,3 +277,60 @@ TEST_CASE("host_restore_keeps_a_retired_broker_epoch_so_its_late_events_stay_sta
     REQUIRE(snapshot->members.size() == 1);
     CHECK(snapshot->members[0].state == core::member_state::present);
 }
+
+// Plugin seed 63669 of the simulation, reduced to what the product relies on. ann's sessions s39
+// and s40 (a takeover: connection 20 replaces 19) join party a, then she signs out; the kill -9
+// cuts that drain right after her private record was cleared, so the restarted engine knows
+// nothing of her: no device, no ended sessions, no forgotten connection. Mosquitto then resends
+// the controller's unacknowledged QoS 1 messages, each once and in their original order (one
+// entry per message in the session's inflight list), so whatever suffix was unacknowledged, it
+// ends with her sign-out and she stays gone. (The simulation used to resend a copy again after
+// newer messages, an old `connect s39` after `connect s40`, which revived her: no broker does.)
+TEST_CASE("host_restore_then_any_in_order_unacked_suffix_keeps_a_signed_out_device_gone") {
+    using kind = wire::inbound_kind;
+    struct input {
+        kind k;
+        std::string payload;
+        std::string party = {};
+    };
+    const auto opened = [](std::uint64_t seq) {
+        return input{kind::lifecycle_connected, wire::encode_connection_event(ann, 7, seq)};
+    };
+    const auto closed = [](std::uint64_t seq, core::connection_end end) {
+        return input{kind::lifecycle_disconnected, wire::encode_connection_event(ann, 7, seq, end)};
+    };
+    const std::vector<input> stream = {
+        opened(19),
+        {kind::connect, wire::encode_connect("s39", {"ann", "", ""})},
+        {kind::join, wire::encode_session("s39"), "a"},
+        opened(20),
+        closed(19, core::connection_end::taken_over),
+        {kind::connect, wire::encode_connect("s40", {"ann", "", ""})},
+        {kind::join, wire::encode_session("s40"), "a"},
+        {kind::disconnect, wire::encode_session("s40")},
+        closed(20, core::connection_end::lost),
+    };
+    const std::size_t sign_out = 7;  // the index of the disconnect
+    for (std::size_t first = 0; first <= stream.size(); ++first) {
+        CAPTURE(first);
+        rig r;
+        const auto send = [&](const input& in) { r.send(in.k, ann, in.payload, in.party); };
+        r.send(kind::broker_epoch, ann, wire::encode_broker_epoch(7, r.now));
+        for (std::size_t i = 0; i < sign_out; ++i) send(stream[i]);
+        r.drain();
+        r.advance(100ms);
+        for (std::size_t i = sign_out; i < stream.size(); ++i) send(stream[i]);
+        r.drain(1);  // killed after the first publish: the clear of ann's private record
+        REQUIRE_FALSE(r.broker.retained.contains(wire::controller_state_topic("ann")));
+        REQUIRE(r.broker.snapshot("a"));  // the public snapshot still lists her
+
+        r.restart();
+        for (std::size_t i = first; i < stream.size(); ++i) send(stream[i]);
+        r.send(kind::broker_epoch, ann, wire::encode_broker_epoch(7, r.now));
+        r.drain();
+        CHECK(r.device("ann", "ann-phone") == nullptr);
+        CHECK(r.h->engine().member_count("a") == 0);
+        CHECK_FALSE(r.broker.snapshot("a"));
+        CHECK_FALSE(r.broker.retained.contains(wire::controller_state_topic("ann")));
+    }
+}
