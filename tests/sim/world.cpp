@@ -32,6 +32,8 @@ sim_stats& sim_stats::operator+=(const sim_stats& o) {
     lifecycle_events += o.lifecycle_events;
     clean_disconnects += o.clean_disconnects;
     broker_crashes += o.broker_crashes;
+    lost_after_ack += o.lost_after_ack;
+    reasserts += o.reasserts;
     max_members = std::max(max_members, o.max_members);
     return *this;
 }
@@ -201,6 +203,7 @@ void world::refresh_truth() {
                 t.last_true = now_;
             } else {
                 t.true_since.reset();
+                t.lost_at.reset();
             }
         }
     }
@@ -225,6 +228,7 @@ void world::step(bool faults) {
         const auto actions = rng_.between(0, 2);
         for (std::int64_t i = 0; i < actions; ++i) act(rng_.index(devices_.size()));
     }
+    reassert_all();
     if (config_.plugin && faults && !broker_down_ && rng_.chance(1)) broker_crash();
     broker_work();
     maybe_duplicate(faults);
@@ -238,8 +242,10 @@ void world::act(std::size_t device_index) {
         case app_state::signed_out:
             if (rng_.chance(60)) {
                 dev.desired.clear();
+                dev.intents.clear();
                 if (rng_.chance(70)) dev.desired.insert(parties_[rng_.index(parties_.size())]);
                 dev.maybe_joined.insert(dev.desired.begin(), dev.desired.end());
+                for (const auto& party : dev.desired) intend(dev, party, true);
                 trace(dev.key.device_id + " signs in");
                 connect(dev);
             }
@@ -262,6 +268,7 @@ void world::act_online(device& dev) {
         if (dev.desired.contains(party)) return;
         dev.desired.insert(party);
         dev.maybe_joined.insert(party);
+        intend(dev, party, true);
         trace(dev.key.device_id + " joins " + party);
         publish(dev, inbound_kind::join, party);
     } else if (roll < 40) {
@@ -270,6 +277,7 @@ void world::act_online(device& dev) {
         std::advance(it, static_cast<std::ptrdiff_t>(rng_.index(dev.desired.size())));
         const std::string party = *it;
         dev.desired.erase(it);
+        intend(dev, party, false);
         trace(dev.key.device_id + " leaves " + party);
         publish(dev, inbound_kind::leave, party);
     } else if (roll < 50 && aware) {
@@ -298,6 +306,7 @@ void world::act_online(device& dev) {
         publish(dev, inbound_kind::disconnect);
         if (conn.carries_truth()) close(conn, false);
         dev.desired.clear();
+        dev.intents.clear();  // the SDK's forget(): sign-out left every party
         dev.state = app_state::signed_out;
     } else if (roll < 80) {
         auto& prof = profiles_[dev.user];
@@ -360,11 +369,101 @@ void world::connect(device& dev) {
     for (const auto& party : dev.desired) publish(dev, inbound_kind::join, party);
     const std::set<std::string> stale = dev.maybe_joined;
     for (const auto& party : stale) {
-        if (!dev.desired.contains(party)) publish(dev, inbound_kind::leave, party);
+        if (dev.desired.contains(party)) continue;
+        // A party the server may still list is one the app wants out of: a left intent.
+        if (!dev.intents.contains(party)) intend(dev, party, false);
+        publish(dev, inbound_kind::leave, party);
+    }
+    // The SDK's onReconnected(): the watch resubscribes (the retained snapshot arrives again), and
+    // every intent it just re-published re-arms its confirm timer with the current delay.
+    for (auto& [party, intent] : dev.intents) {
+        intent.seen.reset();
+        if (intent.joined || stale.contains(party)) {
+            intent.last_assert = now_;
+            intent.retry_at = now_ + intent.retry_delay;
+        }
     }
 }
 
-void world::publish(device& dev, inbound_kind kind, const std::string& party) {
+void world::intend(device& dev, const std::string& party, bool joined) {
+    auto& intent = dev.intents[party];
+    intent.joined = joined;
+    intent.last_assert = now_;
+    intent.retry_delay = config_.reassert_first;
+    intent.retry_at = now_ + intent.retry_delay;
+}
+
+// The SDK's checkIntent_() and confirm timer, per online app and party intent: a snapshot that
+// disagrees with the intent re-publishes it (at most once per reassert_min_gap), and so does the
+// timer when it fires unconfirmed (its delay doubles up to reassert_max). The app sees the
+// broker's retained store as it is now (the simulation has no delay on the way out).
+void world::reassert_all() {
+    for (std::size_t d = 0; d < devices_.size(); ++d) {
+        auto& dev = devices_[d];
+        if (dev.state != app_state::online) continue;  // only a live connection gets snapshots
+        for (auto& [party, intent] : dev.intents) {
+            const auto it = retained_.find(wire::members_topic(party));
+            const std::string payload = it == retained_.end() ? std::string() : it->second;
+            const bool arrived = intent.seen != payload;
+            if (arrived) {
+                intent.seen = payload;
+                intent.listed_live = false;
+                intent.listed_any = false;
+                core::party_snapshot snap;
+                if (!payload.empty() && !wire::decode(payload, snap)) {
+                    for (const auto& m : snap.members) {
+                        if (m.user_id != dev.key.user_id) continue;
+                        for (const auto& view : m.devices) {
+                            if (view.device_id != dev.key.device_id) continue;
+                            intent.listed_any = true;
+                            intent.listed_live = view.state == core::device_state::live;
+                        }
+                    }
+                }
+            }
+            const bool confirmed = intent.joined ? intent.listed_live : !intent.listed_any;
+            if (confirmed && intent.joined) {
+                auto& t = truth_[{d, party}];
+                if (t.lost_at) {
+                    trace(dev.key.device_id + " sees itself listed in " + party +
+                          ": its lost join healed");
+                }
+                t.lost_at.reset();
+            }
+            if (confirmed) {
+                if (intent.retry_at && now_ >= *intent.retry_at) intent.retry_at.reset();
+                continue;
+            }
+            if (intent.retry_at && now_ >= *intent.retry_at) {
+                intent.retry_delay = std::min(2 * intent.retry_delay, config_.reassert_max);
+                reassert(dev, party, intent, "its confirm timer fired");
+            } else if (arrived && now_ - intent.last_assert >= config_.reassert_min_gap) {
+                reassert(dev, party, intent, "a snapshot disagrees");
+            }
+        }
+    }
+}
+
+void world::reassert(device& dev, const std::string& party, party_intent& intent, const char* why) {
+    intent.last_assert = now_;
+    intent.retry_at = now_ + intent.retry_delay;
+    ++stats_.reasserts;
+    trace(dev.key.device_id + " re-asserts its " + (intent.joined ? "join of " : "leave of ") +
+          party + " (" + why + ")");
+    publish(dev, intent.joined ? inbound_kind::join : inbound_kind::leave, party, true);
+}
+
+bool world::apps_confirmed() const {
+    return std::all_of(devices_.begin(), devices_.end(), [](const device& dev) {
+        if (dev.state != app_state::online) return true;
+        return std::all_of(dev.intents.begin(), dev.intents.end(), [](const auto& entry) {
+            const auto& intent = entry.second;
+            return intent.seen && (intent.joined ? intent.listed_live : !intent.listed_any);
+        });
+    });
+}
+
+void world::publish(device& dev, inbound_kind kind, const std::string& party, bool reassert) {
     auto& conn = connections_[*dev.conn];
     message msg;
     msg.kind = kind;
@@ -372,6 +471,7 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party) {
     msg.connection = *dev.conn;
     msg.party = party;
     msg.session = conn.session;
+    msg.reassert = reassert;
     msg.topic = wire::inbound_topic(kind, dev.key, party);
     switch (kind) {
         case inbound_kind::connect:
@@ -424,6 +524,7 @@ void world::end_truth(const connection& conn, const std::string& party) {
         auto& t = truth_[{conn.device, joined}];
         t.last_true = now_;
         t.true_since.reset();
+        t.lost_at.reset();
     }
 }
 
@@ -555,9 +656,11 @@ void world::deliver(const message& msg) {
                                  ec.message());
     }
     const char* dup = msg.duplicate ? " (dup)" : "";
+    unstored_.push_back(msg);
     if ((config_.fault == injected_fault::drop_will && in.kind == inbound_kind::will) ||
         (config_.fault == injected_fault::drop_close &&
-         in.kind == inbound_kind::lifecycle_disconnected)) {
+         in.kind == inbound_kind::lifecycle_disconnected) ||
+        (config_.fault == injected_fault::drop_reassert && msg.reassert)) {
         trace("  deliver " + msg.topic + " " + msg.session + dup + " -> INJECTED: ignored");
     } else {
         trace("  deliver " + msg.topic + " " + msg.session + dup);
@@ -625,13 +728,17 @@ void world::controller_work(bool faults) {
             how = " after " + std::to_string(k) + " of its last drain's " +
                   std::to_string(drained.size()) + " publishes";
         }
+        const auto lost = lose_after_ack();
         for (const auto& msg : recent_delivered_) {
-            if (config_.crash_redelivery && now_ - msg.deliver_at <= config_.ack_window) {
+            if (config_.crash_redelivery && now_ - msg.deliver_at <= config_.ack_window &&
+                !lost.contains(msg.seq)) {
                 replay_.push_back(msg);
             }
         }
         stats_.duplicates += replay_.size();
         recent_delivered_.clear();
+        unstored_.clear();
+        if (!lost.empty()) how += "; " + std::to_string(lost.size()) + " acked input(s) lost";
         host_.reset();
         down_until_ = now_ + ms(rng_.between(300, config_.max_downtime.count()));
         last_restart_ = now_;
@@ -677,7 +784,106 @@ void world::store(const std::vector<host::publish>& publishes, std::size_t count
     }
 }
 
+// Which inputs a crash may lose after the broker acknowledged them to the controller: only those
+// the apps' re-assertion heals (clients/js/src/party.ts), in both modes.
+// - join, leave: the app re-publishes its intent while the snapshot disagrees with it.
+// - connect: only when a join of the same session still reaches the restarted controller (kept
+//   for redelivery, or still queued), since a join with a new session connects first; and only
+//   when the user's retained record already carries the connect's profile. The SDK re-publishes
+//   neither a connect nor its profile, so a device in no party whose connect is lost is not
+//   healed (without the plugin it is unknown, or live on its old session after a takeover with
+//   no will: a ghost), and a lost profile stays lost until the device's next connect.
+// - profile updates: never, for that reason (the SDK's setProfile() publishes once).
+// - never wills, sign-outs (presence/disconnect), plugin lifecycle events or the broker epoch: a
+//   will or sign-out lost this way leaves a ghost without the plugin (a documented limit), and
+//   the broker's connection census (being built on another branch) will heal lost lifecycle
+//   events in plugin mode; this function will admit them then.
+// `kept` holds the later inputs of the crash that will still reach the restarted controller.
+bool world::may_lose_after_ack(const message& msg, const std::vector<const message*>& kept) const {
+    switch (msg.kind) {
+        case inbound_kind::join:
+        case inbound_kind::leave:
+            return true;
+        case inbound_kind::connect: {
+            auto joins = [&](const message& m) {
+                return m.kind == inbound_kind::join && m.connection == msg.connection;
+            };
+            const auto& pending = connections_[msg.connection].pending;
+            const auto queued = [&](const message& m) { return m.deliver_at > now_ && joins(m); };
+            if (std::none_of(kept.begin(), kept.end(),
+                             [&](const message* m) { return joins(*m); }) &&
+                std::none_of(pending.begin(), pending.end(), queued)) {
+                return false;
+            }
+            wire::inbound in;
+            core::user_presence record;
+            const auto it = retained_.find(wire::user_topic(devices_[msg.device].key.user_id));
+            return !wire::decode_inbound(msg.topic, msg.payload, in) && it != retained_.end() &&
+                   !wire::decode(it->second, record) && record.profile == in.profile;
+        }
+        case inbound_kind::profile:
+        case inbound_kind::will:
+        case inbound_kind::disconnect:
+        case inbound_kind::lifecycle_connected:
+        case inbound_kind::lifecycle_disconnected:
+        case inbound_kind::broker_epoch:
+            return false;
+    }
+    return false;
+}
+
+// At a crash (before the host is dropped), in half the crashes: each input the controller got
+// but whose effects were not stored is, if may_lose_after_ack() allows it, lost with 50 %. Those
+// are the inputs applied since the last complete drain whose user's private record in the
+// retained store is not the engine's, and the messages due now that Paho had received (and
+// acknowledged) but not yet handed over. Decided newest first, so a connect knows which later
+// joins are kept. Returns the lost inputs' sequence numbers.
+std::set<std::uint64_t> world::lose_after_ack() {
+    std::set<std::uint64_t> lost;
+    if (!config_.lost_after_ack || !rng_.chance(50)) return lost;
+    auto stored = [&](const message& msg) {
+        const auto& user_id = devices_[msg.device].key.user_id;
+        const auto record = host_->engine().record(user_id);
+        const auto it = retained_.find(wire::controller_state_topic(user_id));
+        if (!record) return it == retained_.end();
+        return it != retained_.end() && it->second == wire::encode(*record);
+    };
+    std::vector<std::pair<const message*, bool>> candidates;  // the input, applied
+    for (const auto& msg : unstored_) candidates.emplace_back(&msg, true);
+    std::vector<const message*> due;
+    for (const auto& conn : connections_) {
+        for (const auto& msg : conn.pending) {
+            if (msg.deliver_at <= now_) due.push_back(&msg);
+        }
+    }
+    std::sort(due.begin(), due.end(), [](const message* a, const message* b) {
+        return std::pair(a->deliver_at, a->seq) < std::pair(b->deliver_at, b->seq);
+    });
+    for (const auto* msg : due) candidates.emplace_back(msg, false);
+    std::vector<const message*> kept;
+    for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+        const auto& [msg, applied] = *it;
+        if (!may_lose_after_ack(*msg, kept) || (applied && stored(*msg)) || !rng_.chance(50)) {
+            kept.push_back(msg);
+            continue;
+        }
+        lost.insert(msg->seq);
+        ++stats_.lost_after_ack;
+        trace(std::string("  acked and lost (") +
+              (applied ? "applied, effects not stored" : "received, not yet applied") +
+              "): " + msg->topic + " " + msg->session + (msg->duplicate ? " (dup)" : ""));
+        if (msg->kind == inbound_kind::join) truth_[{msg->device, msg->party}].lost_at = now_;
+    }
+    // The broker counts them delivered: no later QoS 1 duplicate of them either.
+    for (auto& conn : connections_) {
+        std::erase_if(conn.pending, [&](const message& m) { return lost.contains(m.seq); });
+        std::erase_if(conn.delivered, [&](const message& m) { return lost.contains(m.seq); });
+    }
+    return lost;
+}
+
 void world::restart() {
+    unstored_.clear();
     host_.emplace(host_config());
     std::vector<host::retained_message> retained;
     for (const auto& [topic, payload] : retained_) retained.push_back({topic, payload});
@@ -708,6 +914,7 @@ void world::publish_effects() {
     host_->advance(now_, [&](host::publish&& p) { drained.push_back(std::move(p)); });
     store(drained, drained.size());
     effects_published_ = true;
+    unstored_.clear();
     trace_notes();
     stats_.max_members = std::max(stats_.max_members, host_->engine().stats().members);
 }
@@ -716,7 +923,8 @@ void world::converge(const std::function<void()>& after_step) {
     trace("faults stop; converging");
     const auto deadline = now_ + 10min;
     auto settled = [this] {
-        if (!host_ || broker_down_ || !queues_empty() || host_->pending_snapshots() > 0) {
+        if (!host_ || broker_down_ || !queues_empty() || host_->pending_snapshots() > 0 ||
+            !apps_confirmed()) {
             return false;
         }
         return std::none_of(connections_.begin(), connections_.end(),
