@@ -430,6 +430,7 @@ void world::reassert_all() {
                 }
                 t.lost_at.reset();
             }
+            if (confirmed && !intent.joined) dev.maybe_joined.erase(party);
             if (confirmed) {
                 if (intent.retry_at && now_ >= *intent.retry_at) intent.retry_at.reset();
                 continue;
@@ -507,7 +508,8 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party, bo
     if (kind == inbound_kind::leave) {
         end_truth(conn, party);
         conn.joined.erase(party);
-        dev.maybe_joined.erase(party);
+        // Acknowledged is not enough: a crash may lose an acknowledged leave, so the server may
+        // still list the party until a snapshot shows it gone (reassert_all).
     }
     if (kind == inbound_kind::disconnect) {
         end_truth(conn);

@@ -140,9 +140,11 @@ struct device {
     core::device_key key;
     std::size_t user = 0;
     app_state state = app_state::signed_out;
-    std::optional<std::size_t> conn;     // the app's current connection
-    std::set<std::string> desired;       // parties the app wants to be in
-    std::set<std::string> maybe_joined;  // parties the server may still list (unacked leaves)
+    std::optional<std::size_t> conn;  // the app's current connection
+    std::set<std::string> desired;    // parties the app wants to be in
+    // Parties the server may still list: joined, and not yet seen left in a snapshot. Unlike the
+    // SDK (whose signOut() forgets every intent), the app remembers them across a sign-in.
+    std::set<std::string> maybe_joined;
     std::map<std::string, party_intent> intents;  // per party joined or left since sign-in
     time_point notice_at{};                       // unaware_dead: when the app notices
     time_point reconnect_at{};                    // offline: when the app reconnects
