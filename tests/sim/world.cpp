@@ -198,6 +198,10 @@ void world::refresh_truth() {
     for (std::size_t d = 0; d < devices_.size(); ++d) {
         for (const auto& party : parties_) {
             auto& t = truth_[{d, party}];
+            const auto& dev = devices_[d];
+            if (t.leave_lost_at && dev.conn && connections_[*dev.conn].carries_truth()) {
+                t.leave_lost_live = now_;
+            }
             if (truly_joined(d, party)) {
                 if (!t.true_since) t.true_since = now_;
                 t.last_true = now_;
@@ -376,6 +380,11 @@ void world::connect(device& dev) {
     }
     // The SDK's onReconnected(): the watch resubscribes (the retained snapshot arrives again), and
     // every intent it just re-published re-arms its confirm timer with the current delay.
+    // A lost leave gets a fresh chance to heal on every connection.
+    const auto index = static_cast<std::size_t>(&dev - devices_.data());
+    for (auto& [pair, t] : truth_) {
+        if (pair.first == index && t.leave_lost_at) t.leave_lost_at = now_;
+    }
     for (auto& [party, intent] : dev.intents) {
         intent.seen.reset();
         if (intent.joined || stale.contains(party)) {
@@ -386,6 +395,11 @@ void world::connect(device& dev) {
 }
 
 void world::intend(device& dev, const std::string& party, bool joined) {
+    if (joined) {
+        auto& t = truth_[{static_cast<std::size_t>(&dev - devices_.data()), party}];
+        t.leave_lost_at.reset();
+        t.leave_lost_live.reset();
+    }
     auto& intent = dev.intents[party];
     intent.joined = joined;
     intent.last_assert = now_;
@@ -430,7 +444,16 @@ void world::reassert_all() {
                 }
                 t.lost_at.reset();
             }
-            if (confirmed && !intent.joined) dev.maybe_joined.erase(party);
+            if (confirmed && !intent.joined) {
+                dev.maybe_joined.erase(party);
+                auto& t = truth_[{d, party}];
+                if (t.leave_lost_at) {
+                    trace(dev.key.device_id + " sees itself gone from " + party +
+                          ": its lost leave healed");
+                }
+                t.leave_lost_at.reset();
+                t.leave_lost_live.reset();
+            }
             if (confirmed) {
                 if (intent.retry_at && now_ >= *intent.retry_at) intent.retry_at.reset();
                 continue;
@@ -515,6 +538,11 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party, bo
         end_truth(conn);
         conn.joined.clear();
         dev.maybe_joined.clear();
+        for (auto& [pair, t] : truth_) {
+            if (pair.first != conn.device) continue;
+            t.leave_lost_at.reset();
+            t.leave_lost_live.reset();
+        }
     }
     enqueue(conn, std::move(msg));
 }
@@ -875,6 +903,13 @@ std::set<std::uint64_t> world::lose_after_ack() {
               (applied ? "applied, effects not stored" : "received, not yet applied") +
               "): " + msg->topic + " " + msg->session + (msg->duplicate ? " (dup)" : ""));
         if (msg->kind == inbound_kind::join) truth_[{msg->device, msg->party}].lost_at = now_;
+        // A leave the app has since superseded with a join needs no healing.
+        if (msg->kind == inbound_kind::leave &&
+            !devices_[msg->device].desired.contains(msg->party)) {
+            auto& t = truth_[{msg->device, msg->party}];
+            t.leave_lost_at = now_;
+            t.leave_lost_live = now_;
+        }
     }
     // The broker counts them delivered: no later QoS 1 duplicate of them either.
     for (auto& conn : connections_) {

@@ -158,6 +158,12 @@ struct pair_truth {
     // A join of this pair was acknowledged and lost in a controller crash at this time, and the
     // app has not seen itself listed since; reset when it does or when the truth ends.
     std::optional<time_point> lost_at;
+    // A leave of this pair was acknowledged and lost: since when the app (online) has had its
+    // chance to re-assert it (reset at each reconnect), and the last instant it was online to do
+    // so (the device may be listed until then, and a grace period after). Reset when the app sees
+    // the leave confirmed, joins again, or signs out.
+    std::optional<time_point> leave_lost_at;
+    std::optional<time_point> leave_lost_live;
 };
 
 // Counters printed in the summary line.
