@@ -395,11 +395,10 @@ void world::connect(device& dev) {
 }
 
 void world::intend(device& dev, const std::string& party, bool joined) {
-    if (joined) {
-        auto& t = truth_[{static_cast<std::size_t>(&dev - devices_.data()), party}];
-        t.leave_lost_at.reset();
-        t.leave_lost_live.reset();
-    }
+    // A join supersedes a lost leave: nothing to heal any more (its ghost bound keeps counting
+    // from the app's last chance to re-assert it: the join may never leave the phone).
+    if (joined)
+        truth_[{static_cast<std::size_t>(&dev - devices_.data()), party}].leave_lost_at.reset();
     auto& intent = dev.intents[party];
     intent.joined = joined;
     intent.last_assert = now_;
@@ -445,7 +444,6 @@ void world::reassert_all() {
                 t.lost_at.reset();
             }
             if (confirmed && !intent.joined) {
-                dev.maybe_joined.erase(party);
                 auto& t = truth_[{d, party}];
                 if (t.leave_lost_at) {
                     trace(dev.key.device_id + " sees itself gone from " + party +
@@ -531,8 +529,9 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party, bo
     if (kind == inbound_kind::leave) {
         end_truth(conn, party);
         conn.joined.erase(party);
-        // Acknowledged is not enough: a crash may lose an acknowledged leave, so the server may
-        // still list the party until a snapshot shows it gone (reassert_all).
+        // Acknowledged is not enough: a crash may lose an acknowledged leave, and a snapshot that
+        // does not list the device may predate the join (coalescing), so only a delivered
+        // sign-out tells the app the server lists it nowhere.
     }
     if (kind == inbound_kind::disconnect) {
         end_truth(conn);
@@ -903,11 +902,10 @@ std::set<std::uint64_t> world::lose_after_ack() {
               (applied ? "applied, effects not stored" : "received, not yet applied") +
               "): " + msg->topic + " " + msg->session + (msg->duplicate ? " (dup)" : ""));
         if (msg->kind == inbound_kind::join) truth_[{msg->device, msg->party}].lost_at = now_;
-        // A leave the app has since superseded with a join needs no healing.
-        if (msg->kind == inbound_kind::leave &&
-            !devices_[msg->device].desired.contains(msg->party)) {
+        if (msg->kind == inbound_kind::leave) {
+            // A leave the app has since superseded with a join needs no healing.
             auto& t = truth_[{msg->device, msg->party}];
-            t.leave_lost_at = now_;
+            if (!devices_[msg->device].desired.contains(msg->party)) t.leave_lost_at = now_;
             t.leave_lost_live = now_;
         }
     }

@@ -142,8 +142,10 @@ struct device {
     app_state state = app_state::signed_out;
     std::optional<std::size_t> conn;  // the app's current connection
     std::set<std::string> desired;    // parties the app wants to be in
-    // Parties the server may still list: joined, and not yet seen left in a snapshot. Unlike the
-    // SDK (whose signOut() forgets every intent), the app remembers them across a sign-in.
+    // Parties the server may still list: every party joined since the last sign-out that reached
+    // the broker (a lost leave or a lagging snapshot cannot tell the app it is gone). Unlike the
+    // SDK (whose signOut() forgets every intent), the app remembers them across a sign-in and
+    // leaves them again after every connect.
     std::set<std::string> maybe_joined;
     std::map<std::string, party_intent> intents;  // per party joined or left since sign-in
     time_point notice_at{};                       // unaware_dead: when the app notices
