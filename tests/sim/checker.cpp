@@ -42,6 +42,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 void checker::after_step(const world& w) {
     if (w.effects_published()) check_batch(w);
+    check_lost_inputs(w);
     if (!w.controller_up()) return;
     check_retained(w);
     check_ghosts(w);
@@ -108,6 +109,9 @@ void checker::check_batch(const world& w) {
                 for (std::size_t d = 0; d < w.devices().size(); ++d) {
                     if (w.devices()[d].key.user_id != ev.member.user_id) continue;
                     if (!w.truly_joined(d, ev.party_id)) continue;
+                    // A device whose join was acknowledged and lost has not been confirmed yet:
+                    // the app is still re-asserting it (check_lost_inputs bounds how long).
+                    if (w.truth(d, ev.party_id).lost_at) continue;
                     const auto since = *w.truth(d, ev.party_id).true_since;
                     require(w.now() - since <= w.config().slack(), w,
                             "false leave: " + ev.member.user_id + " left " + ev.party_id + " (" +
@@ -124,6 +128,30 @@ void checker::check_batch(const world& w) {
         if (!rev) {
             require(!w.engine().snapshot(party_id).has_value(), w,
                     "party " + party_id + " was cleared but the engine still lists members");
+        }
+    }
+}
+
+void checker::check_lost_inputs(const world& w) const {
+    const auto bound = w.config().heal_bound();
+    for (std::size_t d = 0; d < w.devices().size(); ++d) {
+        for (const auto& party_id : w.parties()) {
+            const auto& t = w.truth(d, party_id);
+            const auto& dev = w.devices()[d];
+            if (t.leave_lost_at && dev.conn && w.connections()[*dev.conn].carries_truth()) {
+                require(w.now() - *t.leave_lost_at <= bound, w,
+                        "lost leave not healed: " + dev.key.device_id + " left " + party_id +
+                            ", its leave was lost " +
+                            std::to_string((w.now() - *t.leave_lost_at).count()) +
+                            "ms ago and the party still lists it");
+            }
+            const auto& lost_at = t.lost_at;
+            if (!lost_at || !w.truly_joined(d, party_id)) continue;
+            require(w.now() - *lost_at <= bound, w,
+                    "lost join not healed: " + w.devices()[d].key.device_id + " joined " +
+                        party_id + ", its join was lost " +
+                        std::to_string((w.now() - *lost_at).count()) +
+                        "ms ago and the party still does not list it");
         }
     }
 }
@@ -235,7 +263,11 @@ void checker::check_ghosts(const world& w) const {
                 require(t.last_true.has_value(), w,
                         "ghost: " + view.device_id + " listed in " + party_id +
                             " but never truly joined it");
-                const auto limit = *t.last_true + grace + slack;
+                // A lost leave: the device may be listed while the app was online to re-assert
+                // it (check_lost_inputs bounds that), and a grace period after.
+                auto last = *t.last_true;
+                if (t.leave_lost_live) last = std::max(last, *t.leave_lost_live);
+                const auto limit = last + grace + slack;
                 if (view.state == core::device_state::live) {
                     check_live_session(*d, view);
                     require(w.now() <= limit, w,

@@ -41,7 +41,9 @@ std::string run_seed(const sim_config& config, sim_stats& total) {
                   << " --steps=" << config.steps
                   << (config.reorder_device_connections ? " --reorder-device-connections" : "")
                   << (config.plugin ? " --plugin" : "")
-                  << (config.crash_redelivery ? "" : " --no-crash-redelivery") << " --verbose\n"
+                  << (config.crash_redelivery ? "" : " --no-crash-redelivery")
+                  << (config.lost_after_ack ? "" : " --no-lost-after-ack")
+                  << (config.census ? "" : " --no-census") << " --verbose\n"
                   << "last events:\n";
         for (const auto& line : w.trace_lines()) std::cout << "  " << line << '\n';
     }
@@ -67,20 +69,26 @@ int main(int argc, char** argv) {
     app.add_flag("--verbose", config.verbose, "Print every trace line");
     app.add_flag("!--no-crash-redelivery", config.crash_redelivery,
                  "Do not redeliver a crashed controller's unacked messages");
+    app.add_flag("!--no-lost-after-ack", config.lost_after_ack,
+                 "Never lose an input the broker acknowledged to a crashing controller");
+    app.add_flag("!--no-census", config.census,
+                 "Plugin mode: no connection census after a controller restart (self-test)");
     app.add_flag("--reorder-device-connections", config.reorder_device_connections,
                  "Let a device's publishes from different connections reorder (not MQTT-like)");
     app.add_flag("--plugin", config.plugin,
                  "The broker runs the presence plugin: lifecycle events, clean disconnects "
                  "without will, broker crashes");
     app.add_option("--inject", inject,
-                   "Plant a controller fault: none, drop_will or drop_close (plugin mode)")
-        ->check(CLI::IsMember({"none", "drop_will", "drop_close"}));
+                   "Plant a controller fault: none, drop_will, drop_close (plugin mode) or "
+                   "drop_reassert (ignore the joins apps re-assert)")
+        ->check(CLI::IsMember({"none", "drop_will", "drop_close", "drop_reassert"}));
     app.add_flag("--expect-violation", expect_violation,
                  "Succeed only if the checker reports a violation (checker self-test)");
     CLI11_PARSE(app, argc, argv);
 
     if (inject == "drop_will") config.fault = presence::sim::injected_fault::drop_will;
     if (inject == "drop_close") config.fault = presence::sim::injected_fault::drop_close;
+    if (inject == "drop_reassert") config.fault = presence::sim::injected_fault::drop_reassert;
     config.quiet_failures = expect_violation;
     if (one_seed != 0) {
         first_seed = one_seed;
@@ -92,8 +100,8 @@ int main(int argc, char** argv) {
         seeds = 1;
         std::cout << "random seed: " << first_seed
                   << " (reproduce with: presence_sim --seed=" << first_seed
-                  << " --steps=" << config.steps << (config.plugin ? " --plugin" : "") << ")"
-                  << std::endl;
+                  << " --steps=" << config.steps << (config.plugin ? " --plugin" : "")
+                  << (config.lost_after_ack ? "" : " --no-lost-after-ack") << ")" << std::endl;
     }
 
     sim_stats total;
@@ -111,8 +119,9 @@ int main(int argc, char** argv) {
               << " duplicates=" << total.duplicates << " drops=" << total.drops
               << " wills=" << total.wills << " lifecycle_events=" << total.lifecycle_events
               << " clean_disconnects=" << total.clean_disconnects
-              << " broker_crashes=" << total.broker_crashes << " max_members=" << total.max_members
-              << " failures=" << failures << '\n';
+              << " broker_crashes=" << total.broker_crashes
+              << " lost_after_ack=" << total.lost_after_ack << " reasserts=" << total.reasserts
+              << " max_members=" << total.max_members << " failures=" << failures << '\n';
     if (expect_violation) {
         if (failures == 0) {
             std::cout << "checker self-test FAILED: the injected fault went unnoticed\n";

@@ -32,6 +32,8 @@ sim_stats& sim_stats::operator+=(const sim_stats& o) {
     lifecycle_events += o.lifecycle_events;
     clean_disconnects += o.clean_disconnects;
     broker_crashes += o.broker_crashes;
+    lost_after_ack += o.lost_after_ack;
+    reasserts += o.reasserts;
     max_members = std::max(max_members, o.max_members);
     return *this;
 }
@@ -197,11 +199,16 @@ void world::refresh_truth() {
     for (std::size_t d = 0; d < devices_.size(); ++d) {
         for (const auto& party : parties_) {
             auto& t = truth_[{d, party}];
+            const auto& dev = devices_[d];
+            if (t.leave_lost_at && dev.conn && connections_[*dev.conn].carries_truth()) {
+                t.leave_lost_live = now_;
+            }
             if (truly_joined(d, party)) {
                 if (!t.true_since) t.true_since = now_;
                 t.last_true = now_;
             } else {
                 t.true_since.reset();
+                t.lost_at.reset();
             }
         }
     }
@@ -226,6 +233,7 @@ void world::step(bool faults) {
         const auto actions = rng_.between(0, 2);
         for (std::int64_t i = 0; i < actions; ++i) act(rng_.index(devices_.size()));
     }
+    reassert_all();
     if (config_.plugin && faults && !broker_down_ && rng_.chance(1)) broker_crash();
     broker_work();
     maybe_duplicate(faults);
@@ -239,8 +247,10 @@ void world::act(std::size_t device_index) {
         case app_state::signed_out:
             if (rng_.chance(60)) {
                 dev.desired.clear();
+                dev.intents.clear();
                 if (rng_.chance(70)) dev.desired.insert(parties_[rng_.index(parties_.size())]);
                 dev.maybe_joined.insert(dev.desired.begin(), dev.desired.end());
+                for (const auto& party : dev.desired) intend(dev, party, true);
                 trace(dev.key.device_id + " signs in");
                 connect(dev);
             }
@@ -263,6 +273,7 @@ void world::act_online(device& dev) {
         if (dev.desired.contains(party)) return;
         dev.desired.insert(party);
         dev.maybe_joined.insert(party);
+        intend(dev, party, true);
         trace(dev.key.device_id + " joins " + party);
         publish(dev, inbound_kind::join, party);
     } else if (roll < 40) {
@@ -271,6 +282,7 @@ void world::act_online(device& dev) {
         std::advance(it, static_cast<std::ptrdiff_t>(rng_.index(dev.desired.size())));
         const std::string party = *it;
         dev.desired.erase(it);
+        intend(dev, party, false);
         trace(dev.key.device_id + " leaves " + party);
         publish(dev, inbound_kind::leave, party);
     } else if (roll < 50 && aware) {
@@ -299,6 +311,7 @@ void world::act_online(device& dev) {
         publish(dev, inbound_kind::disconnect);
         if (conn.carries_truth()) close(conn, false);
         dev.desired.clear();
+        dev.intents.clear();  // the SDK's forget(): sign-out left every party
         dev.state = app_state::signed_out;
     } else if (roll < 80) {
         auto& prof = profiles_[dev.user];
@@ -361,11 +374,119 @@ void world::connect(device& dev) {
     for (const auto& party : dev.desired) publish(dev, inbound_kind::join, party);
     const std::set<std::string> stale = dev.maybe_joined;
     for (const auto& party : stale) {
-        if (!dev.desired.contains(party)) publish(dev, inbound_kind::leave, party);
+        if (dev.desired.contains(party)) continue;
+        // A party the server may still list is one the app wants out of: a left intent.
+        if (!dev.intents.contains(party)) intend(dev, party, false);
+        publish(dev, inbound_kind::leave, party);
+    }
+    // The SDK's onReconnected(): the watch resubscribes (the retained snapshot arrives again), and
+    // every intent it just re-published re-arms its confirm timer with the current delay.
+    // A lost leave gets a fresh chance to heal on every connection.
+    const auto index = static_cast<std::size_t>(&dev - devices_.data());
+    for (auto& [pair, t] : truth_) {
+        if (pair.first == index && t.leave_lost_at) t.leave_lost_at = now_;
+    }
+    for (auto& [party, intent] : dev.intents) {
+        intent.seen.reset();
+        if (intent.joined || stale.contains(party)) {
+            intent.last_assert = now_;
+            intent.retry_at = now_ + intent.retry_delay;
+        }
     }
 }
 
-void world::publish(device& dev, inbound_kind kind, const std::string& party) {
+void world::intend(device& dev, const std::string& party, bool joined) {
+    // A join supersedes a lost leave: nothing to heal any more (its ghost bound keeps counting
+    // from the app's last chance to re-assert it: the join may never leave the phone).
+    if (joined)
+        truth_[{static_cast<std::size_t>(&dev - devices_.data()), party}].leave_lost_at.reset();
+    auto& intent = dev.intents[party];
+    intent.joined = joined;
+    intent.last_assert = now_;
+    intent.retry_delay = config_.reassert_first;
+    intent.retry_at = now_ + intent.retry_delay;
+}
+
+// The SDK's checkIntent_() and confirm timer, per online app and party intent: a snapshot that
+// disagrees with the intent re-publishes it (at most once per reassert_min_gap), and so does the
+// timer when it fires unconfirmed (its delay doubles up to reassert_max). The app sees the
+// broker's retained store as it is now (the simulation has no delay on the way out).
+void world::reassert_all() {
+    for (std::size_t d = 0; d < devices_.size(); ++d) {
+        auto& dev = devices_[d];
+        if (dev.state != app_state::online) continue;  // only a live connection gets snapshots
+        for (auto& [party, intent] : dev.intents) {
+            const auto it = retained_.find(wire::members_topic(party));
+            const std::string payload = it == retained_.end() ? std::string() : it->second;
+            const bool arrived = intent.seen != payload;
+            if (arrived) {
+                intent.seen = payload;
+                intent.listed_live = false;
+                intent.listed_any = false;
+                core::party_snapshot snap;
+                if (!payload.empty() && !wire::decode(payload, snap)) {
+                    for (const auto& m : snap.members) {
+                        if (m.user_id != dev.key.user_id) continue;
+                        for (const auto& view : m.devices) {
+                            if (view.device_id != dev.key.device_id) continue;
+                            intent.listed_any = true;
+                            intent.listed_live = view.state == core::device_state::live;
+                        }
+                    }
+                }
+            }
+            const bool confirmed = intent.joined ? intent.listed_live : !intent.listed_any;
+            if (confirmed && intent.joined) {
+                auto& t = truth_[{d, party}];
+                if (t.lost_at) {
+                    trace(dev.key.device_id + " sees itself listed in " + party +
+                          ": its lost join healed");
+                }
+                t.lost_at.reset();
+            }
+            if (confirmed && !intent.joined) {
+                auto& t = truth_[{d, party}];
+                if (t.leave_lost_at) {
+                    trace(dev.key.device_id + " sees itself gone from " + party +
+                          ": its lost leave healed");
+                }
+                t.leave_lost_at.reset();
+                t.leave_lost_live.reset();
+            }
+            if (confirmed) {
+                if (intent.retry_at && now_ >= *intent.retry_at) intent.retry_at.reset();
+                continue;
+            }
+            if (intent.retry_at && now_ >= *intent.retry_at) {
+                intent.retry_delay = std::min(2 * intent.retry_delay, config_.reassert_max);
+                reassert(dev, party, intent, "its confirm timer fired");
+            } else if (arrived && now_ - intent.last_assert >= config_.reassert_min_gap) {
+                reassert(dev, party, intent, "a snapshot disagrees");
+            }
+        }
+    }
+}
+
+void world::reassert(device& dev, const std::string& party, party_intent& intent, const char* why) {
+    intent.last_assert = now_;
+    intent.retry_at = now_ + intent.retry_delay;
+    ++stats_.reasserts;
+    trace(dev.key.device_id + " re-asserts its " + (intent.joined ? "join of " : "leave of ") +
+          party + " (" + why + ")");
+    publish(dev, intent.joined ? inbound_kind::join : inbound_kind::leave, party, true);
+}
+
+bool world::apps_confirmed() const {
+    return std::all_of(devices_.begin(), devices_.end(), [](const device& dev) {
+        if (dev.state != app_state::online) return true;
+        return std::all_of(dev.intents.begin(), dev.intents.end(), [](const auto& entry) {
+            const auto& intent = entry.second;
+            return intent.seen && (intent.joined ? intent.listed_live : !intent.listed_any);
+        });
+    });
+}
+
+void world::publish(device& dev, inbound_kind kind, const std::string& party, bool reassert) {
     auto& conn = connections_[*dev.conn];
     message msg;
     msg.kind = kind;
@@ -373,6 +494,7 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party) {
     msg.connection = *dev.conn;
     msg.party = party;
     msg.session = conn.session;
+    msg.reassert = reassert;
     msg.topic = wire::inbound_topic(kind, dev.key, party);
     switch (kind) {
         case inbound_kind::connect:
@@ -409,12 +531,19 @@ void world::publish(device& dev, inbound_kind kind, const std::string& party) {
     if (kind == inbound_kind::leave) {
         end_truth(conn, party);
         conn.joined.erase(party);
-        dev.maybe_joined.erase(party);
+        // Acknowledged is not enough: a crash may lose an acknowledged leave, and a snapshot that
+        // does not list the device may predate the join (coalescing), so only a delivered
+        // sign-out tells the app the server lists it nowhere.
     }
     if (kind == inbound_kind::disconnect) {
         end_truth(conn);
         conn.joined.clear();
         dev.maybe_joined.clear();
+        for (auto& [pair, t] : truth_) {
+            if (pair.first != conn.device) continue;
+            t.leave_lost_at.reset();
+            t.leave_lost_live.reset();
+        }
     }
     enqueue(conn, std::move(msg));
 }
@@ -426,6 +555,7 @@ void world::end_truth(const connection& conn, const std::string& party) {
         auto& t = truth_[{conn.device, joined}];
         t.last_true = now_;
         t.true_since.reset();
+        t.lost_at.reset();
     }
 }
 
@@ -565,9 +695,11 @@ void world::deliver(const message& msg) {
                                  ec.message());
     }
     const char* dup = msg.duplicate ? " (dup)" : "";
+    unstored_.push_back(msg);
     if ((config_.fault == injected_fault::drop_will && in.kind == inbound_kind::will) ||
         (config_.fault == injected_fault::drop_close &&
-         in.kind == inbound_kind::lifecycle_disconnected)) {
+         in.kind == inbound_kind::lifecycle_disconnected) ||
+        (config_.fault == injected_fault::drop_reassert && msg.reassert)) {
         trace("  deliver " + msg.topic + " " + msg.session + dup + " -> INJECTED: ignored");
     } else {
         trace("  deliver " + msg.topic + " " + msg.session + dup);
@@ -637,15 +769,20 @@ void world::controller_work(bool faults) {
         }
         // The unacknowledged messages in broker order: the recent deliveries, then a resend the
         // controller had not received yet (replay_, already out of the log; see maybe_duplicate).
+        // Inputs acknowledged but never acted on are gone (lose_after_ack).
+        const auto lost = lose_after_ack();
         std::vector<message> unacked;
         for (const auto& msg : recent_delivered_) {
-            if (config_.crash_redelivery && now_ - msg.deliver_at <= config_.ack_window) {
+            if (config_.crash_redelivery && now_ - msg.deliver_at <= config_.ack_window &&
+                !lost.contains(msg.seq)) {
                 unacked.push_back(msg);
             }
         }
         replay_.insert(replay_.begin(), unacked.begin(), unacked.end());
         stats_.duplicates += unacked.size();
         recent_delivered_.clear();
+        unstored_.clear();
+        if (!lost.empty()) how += "; " + std::to_string(lost.size()) + " acked input(s) lost";
         host_.reset();
         down_until_ = now_ + ms(rng_.between(300, config_.max_downtime.count()));
         last_restart_ = now_;
@@ -691,7 +828,118 @@ void world::store(const std::vector<host::publish>& publishes, std::size_t count
     }
 }
 
+// Which inputs a crash may lose after the broker acknowledged them to the controller: only those
+// the apps' re-assertion heals (clients/js/src/party.ts), in both modes.
+// - join, leave: the app re-publishes its intent while the snapshot disagrees with it.
+// - connect: only when a join of the same session still reaches the restarted controller (kept
+//   for redelivery, or still queued), since a join with a new session connects first; and only
+//   when the user's retained record already carries the connect's profile. The SDK re-publishes
+//   neither a connect nor its profile, so a device in no party whose connect is lost is not
+//   healed (without the plugin it is unknown, or live on its old session after a takeover with
+//   no will: a ghost), and a lost profile stays lost until the device's next connect.
+// - profile updates: never, for that reason (the SDK's setProfile() publishes once).
+// - plugin mode only: lifecycle events, wills and the census itself. The connection census the
+//   plugin publishes after every controller subscription (restart()) lists the connections the
+//   broker holds, so a lost connected or disconnected event (or a will, which duplicates the
+//   latter) heals at the restart that follows the loss; a lost census is replaced by the next
+//   restart's.
+// - never sign-outs (presence/disconnect) or the broker epoch (retained, sent again at every
+//   subscription anyway); never wills without the plugin: a will or sign-out lost this way
+//   leaves a ghost (a documented limit, docs/operations.md).
+// `kept` holds the later inputs of the crash that will still reach the restarted controller.
+bool world::may_lose_after_ack(const message& msg, const std::vector<const message*>& kept) const {
+    switch (msg.kind) {
+        case inbound_kind::join:
+        case inbound_kind::leave:
+            return true;
+        case inbound_kind::connect: {
+            auto joins = [&](const message& m) {
+                return m.kind == inbound_kind::join && m.connection == msg.connection;
+            };
+            const auto& pending = connections_[msg.connection].pending;
+            const auto queued = [&](const message& m) { return m.deliver_at > now_ && joins(m); };
+            if (std::none_of(kept.begin(), kept.end(),
+                             [&](const message* m) { return joins(*m); }) &&
+                std::none_of(pending.begin(), pending.end(), queued)) {
+                return false;
+            }
+            wire::inbound in;
+            core::user_presence record;
+            const auto it = retained_.find(wire::user_topic(devices_[msg.device].key.user_id));
+            return !wire::decode_inbound(msg.topic, msg.payload, in) && it != retained_.end() &&
+                   !wire::decode(it->second, record) && record.profile == in.profile;
+        }
+        case inbound_kind::will:
+        case inbound_kind::lifecycle_connected:
+        case inbound_kind::lifecycle_disconnected:
+        case inbound_kind::broker_census:
+            return config_.plugin;
+        case inbound_kind::profile:
+        case inbound_kind::disconnect:
+        case inbound_kind::broker_epoch:
+            return false;
+    }
+    return false;
+}
+
+// At a crash (before the host is dropped), in half the crashes: each input the controller got
+// but whose effects were not stored is, if may_lose_after_ack() allows it, lost with 50 %. Those
+// are the inputs applied since the last complete drain whose user's private record in the
+// retained store is not the engine's, and the messages due now that Paho had received (and
+// acknowledged) but not yet handed over. Decided newest first, so a connect knows which later
+// joins are kept. Returns the lost inputs' sequence numbers.
+std::set<std::uint64_t> world::lose_after_ack() {
+    std::set<std::uint64_t> lost;
+    if (!config_.lost_after_ack || !rng_.chance(50)) return lost;
+    auto stored = [&](const message& msg) {
+        const auto& user_id = devices_[msg.device].key.user_id;
+        const auto record = host_->engine().record(user_id);
+        const auto it = retained_.find(wire::controller_state_topic(user_id));
+        if (!record) return it == retained_.end();
+        return it != retained_.end() && it->second == wire::encode(*record);
+    };
+    std::vector<std::pair<const message*, bool>> candidates;  // the input, applied
+    for (const auto& msg : unstored_) candidates.emplace_back(&msg, true);
+    std::vector<const message*> due;
+    for (const auto& conn : connections_) {
+        for (const auto& msg : conn.pending) {
+            if (msg.deliver_at <= now_) due.push_back(&msg);
+        }
+    }
+    std::sort(due.begin(), due.end(), [](const message* a, const message* b) {
+        return std::pair(a->deliver_at, a->seq) < std::pair(b->deliver_at, b->seq);
+    });
+    for (const auto* msg : due) candidates.emplace_back(msg, false);
+    std::vector<const message*> kept;
+    for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+        const auto& [msg, applied] = *it;
+        if (!may_lose_after_ack(*msg, kept) || (applied && stored(*msg)) || !rng_.chance(50)) {
+            kept.push_back(msg);
+            continue;
+        }
+        lost.insert(msg->seq);
+        ++stats_.lost_after_ack;
+        trace(std::string("  acked and lost (") +
+              (applied ? "applied, effects not stored" : "received, not yet applied") +
+              "): " + msg->topic + " " + msg->session + (msg->duplicate ? " (dup)" : ""));
+        if (msg->kind == inbound_kind::join) truth_[{msg->device, msg->party}].lost_at = now_;
+        if (msg->kind == inbound_kind::leave) {
+            // A leave the app has since superseded with a join needs no healing.
+            auto& t = truth_[{msg->device, msg->party}];
+            if (!devices_[msg->device].desired.contains(msg->party)) t.leave_lost_at = now_;
+            t.leave_lost_live = now_;
+        }
+    }
+    // The broker counts them delivered: no later QoS 1 duplicate of them either.
+    for (auto& conn : connections_) {
+        std::erase_if(conn.pending, [&](const message& m) { return lost.contains(m.seq); });
+        std::erase_if(conn.delivered, [&](const message& m) { return lost.contains(m.seq); });
+    }
+    return lost;
+}
+
 void world::restart() {
+    unstored_.clear();
     host_.emplace(host_config());
     std::vector<host::retained_message> retained;
     for (const auto& [topic, payload] : retained_) retained.push_back({topic, payload});
@@ -714,7 +962,7 @@ void world::restart() {
         msg.topic = std::string(wire::broker_epoch_topic);
         msg.payload = wire::encode_broker_epoch(epoch_, epoch_started_);
         enqueue_plugin(std::move(msg));
-        if (!broker_down_) enqueue_plugin(census());
+        if (!broker_down_ && config_.census) enqueue_plugin(census());
     }
 }
 
@@ -740,6 +988,7 @@ void world::publish_effects() {
     host_->advance(now_, [&](host::publish&& p) { drained.push_back(std::move(p)); });
     store(drained, drained.size());
     effects_published_ = true;
+    unstored_.clear();
     trace_notes();
     stats_.max_members = std::max(stats_.max_members, host_->engine().stats().members);
 }
@@ -748,7 +997,8 @@ void world::converge(const std::function<void()>& after_step) {
     trace("faults stop; converging");
     const auto deadline = now_ + 10min;
     auto settled = [this] {
-        if (!host_ || broker_down_ || !queues_empty() || host_->pending_snapshots() > 0) {
+        if (!host_ || broker_down_ || !queues_empty() || host_->pending_snapshots() > 0 ||
+            !apps_confirmed()) {
             return false;
         }
         return std::none_of(connections_.begin(), connections_.end(),

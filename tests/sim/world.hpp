@@ -25,8 +25,9 @@ using core::time_point;
 using namespace std::chrono_literals;
 
 // A fault deliberately planted in the controller, so the checker can be shown to fail.
-// drop_close (plugin mode) ignores every lifecycle disconnected event.
-enum class injected_fault { none, drop_will, drop_close };
+// drop_close (plugin mode) ignores every lifecycle disconnected event; drop_reassert ignores every
+// join and leave an app re-asserts (so an input lost after its acknowledgement never heals).
+enum class injected_fault { none, drop_will, drop_close, drop_reassert };
 
 // The shape and fault rates of one run; derived from the seed except where the CLI overrides.
 struct sim_config {
@@ -46,6 +47,19 @@ struct sim_config {
     bool reorder_device_connections = false;
     // A crashed controller gets the messages it processed but had not acked yet once more.
     bool crash_redelivery = true;
+    // Crash model part 2: in half the crashes inside a drain, each input the controller applied
+    // but whose effects were not stored is, with 50 %, acknowledged and lost (Paho acks QoS 1 on
+    // receipt): not redelivered. Only inputs may_lose_after_ack() allows.
+    bool lost_after_ack = true;
+    // Plugin mode: the plugin answers every controller subscription with a connection census
+    // (off only for the checker's self-test: lost lifecycle events then never heal).
+    bool census = true;
+    // The apps' re-assertion (clients/js/src/party.ts, scaled to the 10 s grace): the confirm
+    // timer's first delay, its cap (it doubles), and the least gap between two re-assertions
+    // triggered by a snapshot that disagrees with the app's intent.
+    duration reassert_first = 2s;
+    duration reassert_max = 8s;
+    duration reassert_min_gap = 1s;
     // Plugin mode: the broker runs the mosquitto_presence plugin, which publishes a connected and
     // a disconnected event for every connection (in broker order) and a retained broker epoch.
     // Apps also disconnect cleanly without a will or leave, takeovers never send a will, and the
@@ -65,6 +79,11 @@ struct sim_config {
         return keepalive_detect_max + 2 * max_delay + max_downtime + max_dup_delay + ack_window +
                (plugin ? max_broker_downtime : duration::zero()) + 1s;
     }
+
+    // How long a join lost after its acknowledgement may stay unhealed: the app's confirm timer
+    // fires at most reassert_max after its last publish, the re-assertion then travels like any
+    // input, and its confirmation may wait for a coalesced snapshot.
+    duration heal_bound() const { return reassert_max + slack() + snapshot_interval; }
 };
 
 // One MQTT message on its way from the broker to the controller.
@@ -80,6 +99,7 @@ struct message {
     time_point deliver_at{};
     std::uint64_t seq = 0;
     bool duplicate = false;
+    bool reassert = false;  // an app's re-assertion of a join or leave it had already published
 };
 
 // The connection index of messages the plugin publishes (lifecycle events, the epoch).
@@ -106,23 +126,49 @@ struct connection {
 // What an app on a device is doing.
 enum class app_state { signed_out, online, unaware_dead, offline };
 
+// The SDK's state of one party intent of an app (clients/js/src/party.ts: intent_, lastAssert_,
+// retryTimer_, retryDelay_), plus what the app last saw of the party's retained snapshot.
+struct party_intent {
+    bool joined = true;                  // joined (true) or left
+    time_point last_assert{};            // when the app last published this intent
+    std::optional<time_point> retry_at;  // when the confirm timer fires; nullopt when not armed
+    duration retry_delay{};              // the timer's delay; doubles up to reassert_max
+    std::optional<std::string> seen;     // the retained snapshot payload last looked at
+    bool listed_live = false;            // that snapshot lists the device live
+    bool listed_any = false;             // that snapshot lists the device at all
+};
+
 // One device (MQTT client id) of a user, with its app's own memory.
 struct device {
     core::device_key key;
     std::size_t user = 0;
     app_state state = app_state::signed_out;
-    std::optional<std::size_t> conn;     // the app's current connection
-    std::set<std::string> desired;       // parties the app wants to be in
-    std::set<std::string> maybe_joined;  // parties the server may still list (unacked leaves)
-    time_point notice_at{};              // unaware_dead: when the app notices
-    time_point reconnect_at{};           // offline: when the app reconnects
-    time_point last_deliver_at{};        // of its latest publish, across its connections
+    std::optional<std::size_t> conn;  // the app's current connection
+    std::set<std::string> desired;    // parties the app wants to be in
+    // Parties the server may still list: every party joined since the last sign-out that reached
+    // the broker (a lost leave or a lagging snapshot cannot tell the app it is gone). Unlike the
+    // SDK (whose signOut() forgets every intent), the app remembers them across a sign-in and
+    // leaves them again after every connect.
+    std::set<std::string> maybe_joined;
+    std::map<std::string, party_intent> intents;  // per party joined or left since sign-in
+    time_point notice_at{};                       // unaware_dead: when the app notices
+    time_point reconnect_at{};                    // offline: when the app reconnects
+    time_point last_deliver_at{};                 // of its latest publish, across its connections
 };
 
 // The truth about one (device, party) pair, for the ghost and false-leave invariants.
 struct pair_truth {
     std::optional<time_point> last_true;   // the last instant it was truly connected and joined
     std::optional<time_point> true_since;  // when the current truly-joined stretch began
+    // A join of this pair was acknowledged and lost in a controller crash at this time, and the
+    // app has not seen itself listed since; reset when it does or when the truth ends.
+    std::optional<time_point> lost_at;
+    // A leave of this pair was acknowledged and lost: since when the app (online) has had its
+    // chance to re-assert it (reset at each reconnect), and the last instant it was online to do
+    // so (the device may be listed until then, and a grace period after). Reset when the app sees
+    // the leave confirmed, joins again, or signs out.
+    std::optional<time_point> leave_lost_at;
+    std::optional<time_point> leave_lost_live;
 };
 
 // Counters printed in the summary line.
@@ -137,6 +183,8 @@ struct sim_stats {
     std::uint64_t lifecycle_events = 0;
     std::uint64_t clean_disconnects = 0;
     std::uint64_t broker_crashes = 0;
+    std::uint64_t lost_after_ack = 0;  // inputs acknowledged and lost in a controller crash
+    std::uint64_t reasserts = 0;       // joins and leaves the apps re-published unconfirmed
     std::size_t max_members = 0;
 
     sim_stats& operator+=(const sim_stats& o);
@@ -189,7 +237,14 @@ class world {
     void act(std::size_t device_index);
     void act_online(device& dev);
     void connect(device& dev);
-    void publish(device& dev, wire::inbound_kind kind, const std::string& party = {});
+    void publish(device& dev, wire::inbound_kind kind, const std::string& party = {},
+                 bool reassert = false);
+    void intend(device& dev, const std::string& party, bool joined);
+    void reassert_all();
+    void reassert(device& dev, const std::string& party, party_intent& intent, const char* why);
+    bool apps_confirmed() const;
+    bool may_lose_after_ack(const message& msg, const std::vector<const message*>& kept) const;
+    std::set<std::uint64_t> lose_after_ack();
     void close(connection& conn, bool will, core::connection_end end = core::connection_end::lost);
     void enqueue_will(connection& conn);
     message census() const;
@@ -229,6 +284,7 @@ class world {
     time_point last_restart_{};
     std::vector<message> replay_;           // redelivered first after a restart
     std::deque<message> recent_delivered_;  // global delivery log within the ack window
+    std::vector<message> unstored_;  // applied since the last complete drain, in delivery order
     std::map<std::string, std::string> retained_;
     std::vector<wire::outbound> last_published_;
     std::vector<std::size_t> drain_starts_;
