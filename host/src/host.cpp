@@ -208,7 +208,7 @@ void host::emit_record(std::string_view user_id, const sink& out) {
 
 bool host::emit_broker_record_if_changed(const sink& out) {
     auto record = engine_.broker_state();
-    if (record == broker_published_) return false;
+    if (broker_published_ && record == *broker_published_) return false;
     out(publish{{std::string(wire::controller_broker_state_topic), wire::encode(record), true},
                 1,
                 {},

@@ -83,9 +83,10 @@ retained_view decode_all(const std::vector<retained_message>& retained) {
 }
 
 // Whether the retained state was written by a protocol v1.0 controller: no private record of any
-// kind. A v1.1 controller writes the broker-run record with its first lifecycle input, so once
-// it exists an empty set of user records means every user was forgotten (signed out or expired),
-// never an upgrade, and stale public user records a crash left behind are not revived.
+// kind. A v1.1 controller writes the broker-run record at its first restore (with or without the
+// plugin), so once it exists an empty set of user records means every user was forgotten (signed
+// out or expired), never an upgrade, and stale public user records a crash left behind are not
+// revived.
 bool is_upgrade(const retained_view& view) { return view.records.empty() && !view.broker; }
 
 // The order and precedence of a restore (see host.hpp).
@@ -148,8 +149,10 @@ restore_report host::restore(const std::vector<retained_message>& retained, core
 
     // The broker-run record, when what the engine made of it would not encode the same (a
     // record from a controller that kept more retired epochs, or with fields unknown here).
-    if (view.broker && wire::encode(broker_published_) != view.broker->payload) {
-        broker_published_ = {};
+    // Without one (a first start, or an upgrade from v1.0) it is written now, so from here on a
+    // restart always finds private state (is_upgrade).
+    if (!view.broker || wire::encode(*broker_published_) != view.broker->payload) {
+        broker_published_.reset();
         emit_broker_record_if_changed(counted);
     }
 

@@ -394,6 +394,7 @@ void to_proto(const core::broker_record& in, v1::BrokerRecord& out) {
     out.set_broker_epoch(in.epoch);
     if (in.started_at != core::time_point{}) to_proto(in.started_at, *out.mutable_started_at());
     for (const auto e : in.retired) out.add_retired_epochs(e);
+    out.set_format(1);
 }
 
 std::error_code from_proto(v1::BrokerRecord& in, core::broker_record& out) {

@@ -80,8 +80,9 @@ struct rig {
     }
     void restart() {
         h = std::make_unique<host::host>(coalescing());
-        h->restore(broker.messages(), now, [&](host::publish&& p) { broker.apply(p); });
+        report = h->restore(broker.messages(), now, [&](host::publish&& p) { broker.apply(p); });
     }
+    host::restore_report report;  // of the last restart()
     const core::device_view* device(const std::string& user, const std::string& dev) {
         static std::optional<core::user_presence> u;
         u = h->engine().user(user);
@@ -187,10 +188,12 @@ TEST_CASE("host_restore_upgrades_from_public_records_with_legacy_fields") {
     r.connect(ann, "ann-s1");
     r.join(ann, "small");
     r.drain();
-    // A v1.0 controller left no private records.
+    // A v1.0 controller left no private records: no user records, no broker-run record.
+    CHECK(r.broker.retained.contains(std::string(wire::controller_broker_state_topic)));
     for (auto it = r.broker.retained.begin(); it != r.broker.retained.end();) {
-        it = it->first.starts_with(wire::controller_state_prefix) ? r.broker.retained.erase(it)
-                                                                  : std::next(it);
+        const bool v11 = it->first.starts_with(wire::controller_state_prefix) ||
+                         it->first == wire::controller_broker_state_topic;
+        it = v11 ? r.broker.retained.erase(it) : std::next(it);
     }
     r.restart();
     REQUIRE(r.device("ann", "ann-phone") != nullptr);
@@ -198,6 +201,36 @@ TEST_CASE("host_restore_upgrades_from_public_records_with_legacy_fields") {
     CHECK(r.h->engine().member_count("small") == 1);
     // The first restore writes the private records.
     CHECK(r.broker.retained.contains(wire::controller_state_topic("ann")));
+}
+
+TEST_CASE("host_restore_without_the_plugin_never_takes_the_upgrade_path_for_a_forgotten_user") {
+    // Simulation seed 1891 reduced: without the plugin no lifecycle input ever writes the broker-run
+    // record, so it used to be missing; a sign-out drain cut after its private record was cleared
+    // left no private record at all, and the restart took the v1.0 upgrade path, reviving ann
+    // from her stale public user record (live, no session: a ghost).
+    for (std::size_t keep = 0; keep < 12; ++keep) {
+        CAPTURE(keep);
+        rig r;
+        r.restart();  // a first start: the restore writes the broker-run record (the v1.1 marker)
+        CHECK(r.broker.retained.contains(std::string(wire::controller_broker_state_topic)));
+        r.connect(ann, "ann-s1");
+        r.join(ann, "small");
+        r.drain();
+        r.send(wire::inbound_kind::disconnect, ann, wire::encode_session("ann-s1"));
+        r.drain(keep);
+        const bool whole = keep >= r.last.size();
+        r.restart();
+        CHECK_FALSE(r.report.upgraded);
+        // Either the sign-out's private record landed (ann is gone) or nothing of it did.
+        if (keep >= 1) {
+            CHECK(r.device("ann", "ann-phone") == nullptr);
+            CHECK(r.h->engine().member_count("small") == 0);
+        } else {
+            REQUIRE(r.device("ann", "ann-phone") != nullptr);
+            CHECK(r.device("ann", "ann-phone")->session_id == "ann-s1");
+        }
+        if (whole) break;
+    }
 }
 
 TEST_CASE("host_new_broker_epoch_republishes_every_record_snapshot_and_user_record") {

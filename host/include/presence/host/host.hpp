@@ -170,7 +170,7 @@ class host {
     bool dirty_ = false;
     bool republish_all_ = false;  // a new broker epoch was seen since the last advance()
     // The broker-run record last published (or restored), so a drain publishes it on change.
-    core::broker_record broker_published_;
+    std::optional<core::broker_record> broker_published_;  // nullopt: not written yet
     std::set<std::string, std::less<>> drained_parties_;  // snapshotted by the current drain
     std::set<std::string, std::less<>> drained_users_;    // recorded by the current drain
     std::vector<note> notes_;
