@@ -69,6 +69,27 @@ struct stack {
 // sanitizer build a leak or UB report at exit fails the case here).
 inline int stop_controller(stack& s) { return s.controller_.stop(); }
 
+// A stack whose broker loads the plugin (dev.conf): the controller and the observer log in with
+// the controller's role, so the observer also reads the controller's private records.
+inline stack_options plugin_stack_options(std::string grace) {
+    stack_options o;
+    o.grace = std::move(grace);
+    o.broker.config = "dev";
+    o.controller_username = std::string(controller_user);
+    o.controller_password = mint_test_token(controller_user, token::role::controller);
+    o.observer.username = std::string(controller_user);
+    o.observer.password = mint_test_token(controller_user, token::role::controller);
+    o.observer.sync_topic = true;
+    return o;
+}
+
+// An app device with a token for its user, as the plugin requires.
+inline app_options app_with_token(std::string user, std::string device) {
+    app_options o = stack::app(user, std::move(device));
+    o.password = mint_test_token(user);
+    return o;
+}
+
 // Whether a member is listed and shown present.
 inline bool is_present(const core::party_snapshot* s, std::string_view user) {
     const auto* m = find_member(s, user);

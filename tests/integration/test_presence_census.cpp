@@ -21,24 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-stack_options plugin_stack(std::string grace) {
-    stack_options o;
-    o.grace = std::move(grace);
-    o.broker.config = "dev";
-    o.controller_username = std::string(controller_user);
-    o.controller_password = mint_test_token(controller_user, token::role::controller);
-    o.observer.username = std::string(controller_user);
-    o.observer.password = mint_test_token(controller_user, token::role::controller);
-    o.observer.sync_topic = true;
-    return o;
-}
-
-app_options app_with_token(std::string user, std::string device) {
-    app_options o = stack::app(user, std::move(device));
-    o.password = mint_test_token(user);
-    return o;
-}
-
 // Resumes the controller's persistent session as the killed controller had, receives (and so
 // acknowledges) everything queued for it, and leaves without acting on any of it. Returns how
 // many lifecycle events it swallowed.
@@ -78,7 +60,7 @@ bool recorded_on(const observer& o, const std::string& user, const std::string& 
 }  // namespace
 
 TEST_CASE("census_heals_lifecycle_events_a_killed_controller_acknowledged_but_never_acted_on") {
-    stack s(plugin_stack("3s"));
+    stack s(plugin_stack_options("3s"));
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     app_device bob(s.broker_.uri(), app_with_token("bob", "bob-phone"));
     alice.connect();
@@ -131,7 +113,7 @@ TEST_CASE("census_heals_lifecycle_events_a_killed_controller_acknowledged_but_ne
 }
 
 TEST_CASE("census_is_asked_for_by_the_controller_and_neither_forged_nor_read_by_apps") {
-    stack s(plugin_stack("3s"));
+    stack s(plugin_stack_options("3s"));
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");

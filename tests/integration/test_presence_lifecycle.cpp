@@ -31,21 +31,7 @@ observer_options controller_role_login() {
 }
 
 // A stack whose broker loads the plugin; the observer reads outputs with the controller's role.
-stack_options plugin_stack(std::string grace) {
-    stack_options o;
-    o.grace = std::move(grace);
-    o.broker.config = "dev";
-    o.controller_username = std::string(controller_user);
-    o.controller_password = mint_test_token(controller_user, token::role::controller);
-    o.observer = controller_role_login();
-    return o;
-}
-
-app_options app_with_token(std::string user, std::string device) {
-    app_options o = stack::app(user, std::move(device));
-    o.password = mint_test_token(user);
-    return o;
-}
+stack_options plugin_stack(std::string grace) { return plugin_stack_options(std::move(grace)); }
 
 raw_device_options raw_with_token(std::string user, std::string device,
                                   std::chrono::seconds keepalive) {
