@@ -53,7 +53,7 @@ bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, boo
                 (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
                 epoch_since_ = broker_time;
             }
-            if (announced && !epoch_reconciled_) reconcile(0, now);
+            if (announced && !epoch_reconciled_) reconcile(0, now, /*confirming=*/true);
             return true;
         case epoch_verdict::first_seen:
             broker_epoch_ = epoch;
@@ -78,12 +78,17 @@ void engine::state::adopt_epoch(std::uint64_t epoch, time_point broker_time, tim
 }
 
 // Sends every live device that was not seen on the current broker run reconnecting: its
-// connection cannot have survived the broker restart.
-void engine::state::reconcile(std::uint64_t from_epoch, time_point now) {
+// connection cannot have survived the broker restart. When only confirming the run a restarted
+// controller took from its record (`confirming`), a device seen on no run at all is left alone:
+// its app's connect can arrive before the plugin's connected event (or that event was lost with
+// the crash), and ending its session here would make its later joins stale; the connection census
+// that follows every controller subscription judges it instead.
+void engine::state::reconcile(std::uint64_t from_epoch, time_point now, bool confirming) {
     reconciliation change{from_epoch, broker_epoch_, 0};
     for (auto& [user_id, user] : users_) {
         for (auto& [device_id, dev] : user.devices) {
             if (!dev.live() || dev.connection.epoch == broker_epoch_) continue;
+            if (confirming && dev.connection.epoch == 0) continue;
             lose({user_id, device_id}, dev, now);
             ++change.devices;
         }

@@ -190,7 +190,7 @@ struct engine::state {
     void retire(std::uint64_t epoch);
     bool admit_epoch(std::uint64_t epoch, time_point broker_time, bool announced, time_point now);
     void adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
-    void reconcile(std::uint64_t from_epoch, time_point now);
+    void reconcile(std::uint64_t from_epoch, time_point now, bool confirming = false);
     outcome open_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
                             time_point now);
     outcome close_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,

@@ -177,4 +177,20 @@ TEST_SUITE("engine census") {
         CHECK(eng.snapshot("p")->revision == before + 1);
         CHECK(events_of(fx_).size() == 2);  // bob and carol reconnecting
     }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "after a restart a device seen on no run keeps its session for the census") {
+        // Simulation seed 5680 reduced: the restarted controller knows run e1 from its record,
+        // unconfirmed; alice's connected event was lost with the crash, her connect was not.
+        eng.restore(broker_record{e1, {}, {}});
+        connect("alice", "phone", "s39");
+        // The retained epoch confirms the run: alice, seen on no run, is left to the census.
+        CHECK(broker_epoch(e1) == outcome::applied);
+        CHECK(eng.user("alice")->devices.at(0).state == device_state::live);
+        CHECK(census(e1, 6, {entry("alice", "phone", 6)}) == outcome::applied);
+        CHECK(eng.user("alice")->devices.at(0).connection_seq == 6);
+        // Her session is still current: her join applies (it was stale for ever before).
+        CHECK(join("p", "alice", "phone", "s39") == outcome::applied);
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
 }

@@ -80,7 +80,8 @@ struct engine_stats {
 //   epoch e of an input                          verdict
 //   retired (one of the last few replaced)       stale
 //   the current epoch                            current; the broker's epoch message confirms a
-//                                                tentative epoch and reconciles
+//                                                tentative epoch and reconciles (devices seen on no
+//                                                run are left to the census)
 //   unknown, and before the current run by the   stale (a late event of an older run); e retired
 //   broker's clock
 //   unknown, no epoch yet, a lifecycle event     tentative current, no reconciliation (it may be a
