@@ -139,7 +139,7 @@ export class Presence extends Emitter<PresenceEvents> implements Host {
     this.queries_.failAll(new Error('closed'));
     // Their timers would keep a Node process alive; their last lists stay readable.
     for (const w of [...this.parties_.values(), ...this.users_.values()]) w.close();
-    await Promise.all([client, this.swapping_].map((c) => c && new Promise<void>((r) => c.end(false, {}, () => r()))));
+    await Promise.all([client, this.swapping_].map((c) => c && endClient(c)));
   }
 
   /**
@@ -466,4 +466,28 @@ export async function connectPresence(options: PresenceOptions): Promise<Presenc
   const p = new Presence(options);
   await p.whenOnline();
   return p;
+}
+
+/** How long close() waits for the broker to acknowledge what is in flight before it gives up. */
+const CLOSE_FLUSH_MS = 2000;
+
+/**
+ * Ends an MQTT.js client. A graceful end() waits for every unacknowledged QoS 1 publish, and it
+ * waits for ever when no acknowledgement can come (a silent network, or a client that is
+ * reconnecting: end() cancels the reconnect). So an offline client ends at once, and an online
+ * one gets CLOSE_FLUSH_MS to flush before the wait is cut short.
+ */
+function endClient(client: MqttClient): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!client.connected) {
+      client.end(true, {}, () => resolve());
+      return;
+    }
+    // end(false) waits for 'outgoingEmpty'; raising it ends the wait (a second end() would not).
+    const timer = setTimeout(() => client.emit('outgoingEmpty'), CLOSE_FLUSH_MS);
+    client.end(false, {}, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -245,4 +245,23 @@ describe('SDK against mosquitto + plugin + controller', { skip: missing ?? false
     await joined;
     assert.equal(party.member('quinn')?.state, 'present');
   });
+
+  test('close() ends even when the broker never acknowledges what is in flight', async () => {
+    const proxy = await startProxy(stack.port);
+    try {
+      const sam = createPresence({
+        url: `mqtt://127.0.0.1:${proxy.port}`, userId: 'sam', deviceId: 'sam-phone',
+        getToken: () => token(stack.keyFile, 'sam'), reconnect: { minDelayMs: 100, maxDelayMs: 1000 },
+      });
+      await sam.whenOnline();
+      proxy.silent = true; // the link stays up but nothing gets through: no PUBACK can come
+      sam.party('p-close').join().catch(() => {}); // one QoS 1 publish in flight
+      await sleep(200);
+      const started = Date.now();
+      await sam.close();
+      assert.ok(Date.now() - started < 10000, `close() took ${Date.now() - started} ms`);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
