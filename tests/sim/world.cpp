@@ -828,6 +828,22 @@ void world::store(const std::vector<host::publish>& publishes, std::size_t count
     }
 }
 
+// Whether the retained private record of the device's user (what a restart restores) lists the
+// device in the party.
+bool world::stored_member(std::size_t device, const std::string& party) const {
+    const auto& key = devices_[device].key;
+    const auto it = retained_.find(wire::controller_state_topic(key.user_id));
+    core::user_record record;
+    if (it == retained_.end() || wire::decode(it->second, record)) return false;
+    for (const auto& m : record.memberships) {
+        if (m.party_id == party &&
+            std::find(m.device_ids.begin(), m.device_ids.end(), key.device_id) != m.device_ids.end()) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // Which inputs a crash may lose after the broker acknowledged them to the controller: only those
 // the apps' re-assertion heals (clients/js/src/party.ts), in both modes.
 // - join, leave: the app re-publishes its intent while the snapshot disagrees with it.
@@ -926,7 +942,13 @@ std::set<std::uint64_t> world::lose_after_ack() {
         if (msg->kind == inbound_kind::leave) {
             // A leave the app has since superseded with a join needs no healing.
             auto& t = truth_[{msg->device, msg->party}];
-            if (!devices_[msg->device].desired.contains(msg->party)) t.leave_lost_at = now_;
+            // Nor does one the restarted controller will not list anyway: a duplicate of a leave
+            // already stored, or a leave of a party the device was not in (its private record,
+            // which the restart restores, does not name the membership).
+            if (!devices_[msg->device].desired.contains(msg->party) &&
+                stored_member(msg->device, msg->party)) {
+                t.leave_lost_at = now_;
+            }
             t.leave_lost_live = now_;
         }
     }

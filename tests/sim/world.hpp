@@ -247,6 +247,7 @@ class world {
     std::set<std::uint64_t> lose_after_ack();
     void close(connection& conn, bool will, core::connection_end end = core::connection_end::lost);
     void enqueue_will(connection& conn);
+    bool stored_member(std::size_t device, const std::string& party) const;
     message census() const;
     void publish_lifecycle(connection& conn, wire::inbound_kind kind, core::connection_end end);
     void enqueue_plugin(message msg);
