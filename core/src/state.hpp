@@ -162,8 +162,7 @@ struct engine::state {
                                  time_point now, time_point broker_time);
     outcome on_broker_epoch(std::uint64_t epoch, time_point now, time_point started_at);
     outcome on_census(std::uint64_t epoch, std::uint64_t last_seq,
-                      const std::vector<census_entry>& open, time_point now,
-                      time_point started_at);
+                      const std::vector<census_entry>& open, time_point now, time_point started_at);
     void tick(time_point now);
     void restore(const user_presence& user);
     void restore(const party_snapshot& snapshot);

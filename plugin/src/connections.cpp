@@ -136,8 +136,9 @@ std::optional<census> connection_table::take_census(std::int64_t now_us) {
         if (!e.alive || e.pending || e.seq == 0 || e.seq > c.last_seq) continue;
         c.open.push_back({e.info.user, e.info.device, e.seq});
     }
-    std::sort(c.open.begin(), c.open.end(),
-              [](const census::connection& a, const census::connection& b) { return a.seq < b.seq; });
+    std::sort(
+        c.open.begin(), c.open.end(),
+        [](const census::connection& a, const census::connection& b) { return a.seq < b.seq; });
     return c;
 }
 

@@ -285,7 +285,8 @@ int on_tick(int, void*, void* userdata) {
         if (const auto census = s.table.take_census(wall_us())) {
             publish(std::string(wire::broker_census_topic),
                     plugin::encode_census(*census, s.epoch, s.started_us), false);
-            mosquitto_log_printf(MOSQ_LOG_INFO, "presence: census of %zu open connections published",
+            mosquitto_log_printf(MOSQ_LOG_INFO,
+                                 "presence: census of %zu open connections published",
                                  census->open.size());
         }
     } catch (...) {

@@ -118,9 +118,8 @@ std::error_code decode_census(std::string_view payload, inbound& out) {
         if (c.connection_seq() == 0 || c.connection_seq() > message.last_connection_seq()) {
             return error::bad_payload;
         }
-        out.census.push_back(
-            {{std::move(*c.mutable_user_id()), std::move(*c.mutable_device_id())},
-             c.connection_seq()});
+        out.census.push_back({{std::move(*c.mutable_user_id()), std::move(*c.mutable_device_id())},
+                              c.connection_seq()});
     }
     out.broker_epoch = message.broker_epoch();
     out.connection_seq = message.last_connection_seq();

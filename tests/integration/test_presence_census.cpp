@@ -5,7 +5,6 @@
 // restarted controller must learn the broker's truth from the census alone.
 
 #include <doctest/doctest.h>
-
 #include <mqtt/async_client.h>
 
 #include <chrono>
@@ -117,9 +116,8 @@ TEST_CASE("census_is_asked_for_by_the_controller_and_neither_forged_nor_read_by_
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
-    REQUIRE(s.watch->wait_snapshot("p1", [](const core::party_snapshot* p) {
-        return is_present(p, "alice");
-    }));
+    REQUIRE(s.watch->wait_snapshot(
+        "p1", [](const core::party_snapshot* p) { return is_present(p, "alice"); }));
     // The running controller subscribed at its connect: it got a census listing alice's phone.
     CHECK(s.watch->wait_stat("inbound_broker_census", [](double v) { return v >= 1; }));
     const auto before = s.watch->latest_stat("inbound_broker_census");
@@ -139,8 +137,7 @@ TEST_CASE("census_is_asked_for_by_the_controller_and_neither_forged_nor_read_by_
         // Paho reports the broker's refusal (0x80) as a failure: that is the expected outcome.
     }
     // ...and a forged census saying nobody is connected never reaches the controller.
-    alice.publish(std::string(wire::broker_census_topic),
-                  wire::encode_census(1, 0, {}));
+    alice.publish(std::string(wire::broker_census_topic), wire::encode_census(1, 0, {}));
     std::this_thread::sleep_for(1500ms);
     s.watch->sync();
     CHECK(s.watch->latest_stat("inbound_broker_census") == before);

@@ -836,8 +836,8 @@ bool world::stored_member(std::size_t device, const std::string& party) const {
     core::user_record record;
     if (it == retained_.end() || wire::decode(it->second, record)) return false;
     for (const auto& m : record.memberships) {
-        if (m.party_id == party &&
-            std::find(m.device_ids.begin(), m.device_ids.end(), key.device_id) != m.device_ids.end()) {
+        if (m.party_id == party && std::find(m.device_ids.begin(), m.device_ids.end(),
+                                             key.device_id) != m.device_ids.end()) {
             return true;
         }
     }

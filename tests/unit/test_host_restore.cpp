@@ -204,10 +204,10 @@ TEST_CASE("host_restore_upgrades_from_public_records_with_legacy_fields") {
 }
 
 TEST_CASE("host_restore_without_the_plugin_never_takes_the_upgrade_path_for_a_forgotten_user") {
-    // Simulation seed 1891 reduced: without the plugin no lifecycle input ever writes the broker-run
-    // record, so it used to be missing; a sign-out drain cut after its private record was cleared
-    // left no private record at all, and the restart took the v1.0 upgrade path, reviving ann
-    // from her stale public user record (live, no session: a ghost).
+    // Simulation seed 1891 reduced: without the plugin no lifecycle input ever writes the
+    // broker-run record, so it used to be missing; a sign-out drain cut after its private record
+    // was cleared left no private record at all, and the restart took the v1.0 upgrade path,
+    // reviving ann from her stale public user record (live, no session: a ghost).
     for (std::size_t keep = 0; keep < 12; ++keep) {
         CAPTURE(keep);
         rig r;

@@ -249,12 +249,11 @@ TEST_CASE("apply feeds each inbound kind to the matching engine method") {
 
 TEST_CASE("inbound subscriptions cover exactly the inbound topic shapes") {
     CHECK(inbound_subscriptions() ==
-          std::vector<std::string>{"presence/connect/+/+", "presence/will/+/+",
-                                   "presence/disconnect/+/+", "presence/profile/+/+",
-                                   "party/+/join/+/+", "party/+/leave/+/+",
-                                   "presence/lifecycle/connected/+/+",
-                                   "presence/lifecycle/disconnected/+/+", "presence/broker/epoch",
-                                   "presence/broker/census"});
+          std::vector<std::string>{
+              "presence/connect/+/+", "presence/will/+/+", "presence/disconnect/+/+",
+              "presence/profile/+/+", "party/+/join/+/+", "party/+/leave/+/+",
+              "presence/lifecycle/connected/+/+", "presence/lifecycle/disconnected/+/+",
+              "presence/broker/epoch", "presence/broker/census"});
 }
 
 TEST_CASE("errors are std::error_codes of the presence.wire category with readable text") {

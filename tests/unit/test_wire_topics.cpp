@@ -39,8 +39,8 @@ TEST_CASE("every inbound builder's topic parses back to its kind and identifiers
         CHECK(t.what == topic_class::inbound);
         CHECK(t.inbound == kind);
         if (kind == inbound_kind::broker_epoch || kind == inbound_kind::broker_census) {
-            CHECK(topic == (kind == inbound_kind::broker_epoch ? broker_epoch_topic
-                                                                : broker_census_topic));
+            CHECK(topic ==
+                  (kind == inbound_kind::broker_epoch ? broker_epoch_topic : broker_census_topic));
             CHECK(t.user_id.empty());
             continue;
         }

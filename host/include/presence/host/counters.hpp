@@ -21,7 +21,8 @@ inline constexpr std::size_t error_count = 8;         // wire::error values, ok 
 inline constexpr std::size_t event_kind_count = 5;    // core::event_kind values
 inline constexpr std::size_t leave_reason_count = 3;  // core::leave_reason values
 
-static_assert(static_cast<std::size_t>(wire::inbound_kind::broker_census) + 1 == inbound_kind_count);
+static_assert(static_cast<std::size_t>(wire::inbound_kind::broker_census) + 1 ==
+              inbound_kind_count);
 static_assert(static_cast<std::size_t>(wire::error::identity_mismatch) + 1 == error_count);
 
 // Everything the controller counts, so operators and integration tests can see what happened to
