@@ -30,9 +30,6 @@ observer_options controller_role_login() {
     return o;
 }
 
-// A stack whose broker loads the plugin; the observer reads outputs with the controller's role.
-stack_options plugin_stack(std::string grace) { return plugin_stack_options(std::move(grace)); }
-
 raw_device_options raw_with_token(std::string user, std::string device,
                                   std::chrono::seconds keepalive) {
     raw_device_options o;
@@ -61,7 +58,7 @@ std::size_t count_events(const observer& o, std::string_view party, std::string_
 }  // namespace
 
 TEST_CASE("plugin_clean_v311_disconnect_without_leave_goes_reconnecting_then_left") {
-    stack s(plugin_stack("2s"));
+    stack s(plugin_stack_options("2s"));
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
@@ -87,7 +84,7 @@ TEST_CASE("plugin_clean_v311_disconnect_without_leave_goes_reconnecting_then_lef
 }
 
 TEST_CASE("plugin_persistent_session_takeover_keeps_the_member_present_without_flicker") {
-    stack s(plugin_stack("2s"));
+    stack s(plugin_stack_options("2s"));
     app_options opts = app_with_token("alice", "alice-phone");
     opts.clean_session = false;
     app_device first(s.broker_.uri(), opts);
@@ -126,7 +123,7 @@ TEST_CASE("plugin_persistent_session_takeover_keeps_the_member_present_without_f
 }
 
 TEST_CASE("plugin_broker_kill9_and_restart_keeps_who_comes_back_and_expires_the_rest") {
-    stack s(plugin_stack("3s"));
+    stack s(plugin_stack_options("3s"));
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     app_device bob(s.broker_.uri(), app_with_token("bob", "bob-phone"));
     alice.connect();
@@ -166,7 +163,7 @@ TEST_CASE("plugin_broker_kill9_and_restart_keeps_who_comes_back_and_expires_the_
 }
 
 TEST_CASE("plugin_keepalive_timeout_goes_reconnecting_then_left") {
-    stack s(plugin_stack("2s"));
+    stack s(plugin_stack_options("2s"));
     raw_device phone(s.broker_.port(), raw_with_token("alice", "airplane", 1s));
     phone.connect();
     phone.announce();
@@ -183,7 +180,7 @@ TEST_CASE("plugin_keepalive_timeout_goes_reconnecting_then_left") {
 }
 
 TEST_CASE("plugin_socket_error_goes_reconnecting_then_left") {
-    stack s(plugin_stack("2s"));
+    stack s(plugin_stack_options("2s"));
     raw_device phone(s.broker_.port(), raw_with_token("alice", "tunnel", 30s));
     phone.connect();
     phone.announce();
@@ -203,7 +200,7 @@ TEST_CASE("plugin_socket_error_goes_reconnecting_then_left") {
 }
 
 TEST_CASE("plugin_controller_restart_with_the_same_broker_reconciles_nobody") {
-    stack s(plugin_stack("2s"));
+    stack s(plugin_stack_options("2s"));
     app_device alice(s.broker_.uri(), app_with_token("alice", "alice-phone"));
     alice.connect();
     alice.join("p1");
