@@ -21,6 +21,7 @@ device_view engine::state::view_of(std::string_view device_id, const device_rec&
     view.ended_session_ids.assign(dev.ended.begin(), dev.ended.end());
     view.broker_epoch = dev.connection.epoch;
     view.connection_seq = dev.connection.seq;
+    view.session_unplaced = dev.session_unplaced;
     return view;
 }
 

@@ -53,7 +53,7 @@ bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, boo
                 (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
                 epoch_since_ = broker_time;
             }
-            if (announced && !epoch_reconciled_) reconcile(0, now, /*confirming=*/true);
+            if (announced && !epoch_reconciled_) reconcile(0, now, /*first=*/true, /*confirming=*/true);
             return true;
         case epoch_verdict::first_seen:
             broker_epoch_ = epoch;
@@ -74,20 +74,26 @@ void engine::state::adopt_epoch(std::uint64_t epoch, time_point broker_time, tim
     if (broker_epoch_ != 0) retire(broker_epoch_);
     broker_epoch_ = epoch;
     epoch_since_ = broker_time;
-    reconcile(from, now);
+    reconcile(from, now, /*first=*/!epoch_reconciled_, /*confirming=*/false);
 }
 
 // Sends every live device that was not seen on the current broker run reconnecting: its
-// connection cannot have survived the broker restart. When only confirming the run a restarted
-// controller took from its record (`confirming`), a device seen on no run at all is left alone:
-// its app's connect can arrive before the plugin's connected event (or that event was lost with
-// the crash), and ending its session here would make its later joins stale; the connection census
-// that follows every controller subscription judges it instead.
-void engine::state::reconcile(std::uint64_t from_epoch, time_point now, bool confirming) {
+// connection cannot have survived the broker restart. Two kinds of live device are left to the
+// connection census that follows every controller subscription instead, because their connection
+// may be on this very run (the queue a broker delivers before the retained epoch that answers a
+// subscription can hold the run's traffic, and an opened event may have been acknowledged and
+// lost with a killed controller), and ending their session here would make their later joins
+// stale for good: at the `first` reconciliation since the engine started or was restored, a
+// device whose session is unplaced (named after its recorded connection ended); when that first
+// one is `confirming` the run the engine already held, also a device seen on no run at all. A
+// later epoch change arrives live, ahead of its run's traffic, so it ends them like the rest.
+void engine::state::reconcile(std::uint64_t from_epoch, time_point now, bool first,
+                              bool confirming) {
     reconciliation change{from_epoch, broker_epoch_, 0};
     for (auto& [user_id, user] : users_) {
         for (auto& [device_id, dev] : user.devices) {
             if (!dev.live() || dev.connection.epoch == broker_epoch_) continue;
+            if (first && dev.session_unplaced) continue;
             if (confirming && dev.connection.epoch == 0) continue;
             lose({user_id, device_id}, dev, now);
             ++change.devices;
@@ -105,6 +111,7 @@ outcome engine::state::open_connection(const device_key& key, std::uint64_t epoc
         dev = &connect_device(key, {}, now);
         dev->connection.epoch = epoch;
         dev->connection.seq = seq;
+        dev->session_unplaced = false;
         return outcome::applied;
     }
     if (dev->connection.epoch == epoch) {
@@ -117,6 +124,7 @@ outcome engine::state::open_connection(const device_key& key, std::uint64_t epoc
     touch_device_parties(key, *dev);
     dev->connection.epoch = epoch;
     dev->connection.seq = seq;
+    dev->session_unplaced = false;
     disarm(*dev);
     find_user(key.user_id)->last_seen = now;
     touch_user(key.user_id);
@@ -130,6 +138,10 @@ outcome engine::state::close_connection(const device_key& key, std::uint64_t epo
         return forgotten_connections_.covers(key, epoch, seq) ? outcome::stale : outcome::unknown;
     }
     if (dev->connection.epoch == epoch && seq < dev->connection.seq) return outcome::stale;
+    // The recorded connection had ended before the unplaced session began: a late repeat.
+    if (dev->session_unplaced && dev->connection.epoch == epoch && dev->connection.seq == seq) {
+        return outcome::duplicate;
+    }
     if (!dev->live()) {
         if (dev->connection.epoch == epoch && dev->connection.seq == seq) return outcome::duplicate;
         // Already reconnecting (a will came first): record the newer connection so that a late
@@ -205,8 +217,11 @@ outcome engine::state::on_census(std::uint64_t epoch, std::uint64_t last_seq,
     for (const auto& [user_id, user] : users_) {
         for (const auto& [device_id, dev] : user.devices) {
             if (!dev.live()) continue;
+            // Every live device is judged except one on a connection newer than the census. One
+            // recorded on another run is live only through an unplaced session (the epoch
+            // admitted above reconciled the rest), whose connection the census would list.
             const auto& c = dev.connection;
-            const bool judged = c.epoch == 0 || (c.epoch == epoch && c.seq <= last_seq);
+            const bool judged = c.epoch != epoch || c.seq <= last_seq;
             device_key key{user_id, device_id};
             if (judged && !listed.contains(key)) ended.emplace_back(std::move(key), c.seq);
         }
@@ -214,8 +229,7 @@ outcome engine::state::on_census(std::uint64_t epoch, std::uint64_t last_seq,
     for (const auto& [key, seq] : ended) {
         auto* dev = find_device(key);
         if (dev == nullptr || !dev->live()) continue;
-        dev->connection.epoch = epoch;
-        dev->connection.seq = seq;
+        if (dev->connection.epoch == 0) dev->connection = {epoch, seq};
         lose_connection(key, *dev, now);
         changed = true;
     }

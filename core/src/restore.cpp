@@ -14,6 +14,7 @@ void engine::state::restore_device(const device_key& key, detail::device_rec& de
     dev.session = view.session_id;
     dev.connection.epoch = view.broker_epoch;
     dev.connection.seq = view.connection_seq;
+    dev.session_unplaced = view.session_unplaced && view.state == device_state::live;
     dev.ended.clear();
     for (const auto& ended : view.ended_session_ids) remember_ended(dev, ended);
     if (view.state == device_state::reconnecting) {

@@ -138,6 +138,7 @@ void engine::state::disarm(device_rec& dev) {
 
 void engine::state::lose(const device_key& key, device_rec& dev, time_point now) {
     touch_device_parties(key, dev);
+    dev.session_unplaced = false;
     arm(key, dev, now + config_.grace);
     remember_ended(dev, dev.session);
     touch_user(key.user_id);
@@ -181,9 +182,14 @@ device_rec& engine::state::connect_device(const device_key& key, std::string_vie
             dev.connection.epoch = conn->first;
             dev.connection.seq = conn->second;
         }
+        // A re-created device's last connection ended when it was forgotten.
+        dev.session_unplaced = dev.connection.epoch != 0;
     } else {
         touch_device_parties(key, dev);
         if (dev.session != session) remember_ended(dev, dev.session);
+        // Reviving a lost device: the new session runs on a connection not seen yet. A new session
+        // on a live device runs on its recorded connection (its opened event came first).
+        dev.session_unplaced = !dev.live() && dev.connection.epoch != 0;
     }
     dev.session = std::string(session);
     disarm(dev);

@@ -56,6 +56,12 @@ struct device_rec {
     // named a new session). A vector, not a deque: an empty libstdc++ deque already holds ~600
     // bytes, which was a third of the memory per member.
     std::vector<std::string> ended;
+    // Live only: the current session was named by a connect while the device was lost, so it
+    // runs on a connection newer than `connection` whose opened event has not been applied (it
+    // is still coming, or a killed controller acknowledged it and lost it). A broker-run
+    // reconciliation leaves such a device to the connection census, which knows its connection,
+    // and the recorded connection's own late closed event cannot end it.
+    bool session_unplaced = false;
     std::set<std::string, std::less<>> parties;
 
     bool live() const { return !lost; }
@@ -189,7 +195,7 @@ struct engine::state {
     void retire(std::uint64_t epoch);
     bool admit_epoch(std::uint64_t epoch, time_point broker_time, bool announced, time_point now);
     void adopt_epoch(std::uint64_t epoch, time_point broker_time, time_point now);
-    void reconcile(std::uint64_t from_epoch, time_point now, bool confirming = false);
+    void reconcile(std::uint64_t from_epoch, time_point now, bool first, bool confirming);
     outcome open_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,
                             time_point now);
     outcome close_connection(const device_key& key, std::uint64_t epoch, std::uint64_t seq,

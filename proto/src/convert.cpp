@@ -158,6 +158,7 @@ void to_proto(const core::device_view& in, v1::DeviceRecord& out) {
     for (const auto& e : in.ended_session_ids) *out.add_ended_session_ids() = e;
     out.set_broker_epoch(in.broker_epoch);
     out.set_connection_seq(in.connection_seq);
+    out.set_session_unplaced(in.session_unplaced);
 }
 
 void to_proto(const core::member_view& in, v1::Member& out) {
@@ -189,6 +190,7 @@ std::error_code from_proto(v1::Device& in, core::device_view& out) {
     out.ended_session_ids.clear();
     out.broker_epoch = 0;
     out.connection_seq = 0;
+    out.session_unplaced = false;
     return {};
 }
 
@@ -213,6 +215,7 @@ std::error_code from_proto(v1::DeviceRecord& in, core::device_view& out) {
     out.session_id = std::move(*in.mutable_session_id());
     out.broker_epoch = in.broker_epoch();
     out.connection_seq = in.connection_seq();
+    out.session_unplaced = in.session_unplaced();
     return {};
 }
 

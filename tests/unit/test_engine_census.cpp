@@ -193,4 +193,130 @@ TEST_SUITE("engine census") {
         CHECK(join("p", "alice", "phone", "s39") == outcome::applied);
         CHECK(member("p", "alice")->state == member_state::present);
     }
+    TEST_CASE_FIXTURE(census_fixture,
+                      "after a restart a session named while reconnecting waits for the census") {
+        // Simulation seed 25153 reduced. Before the crash: alice's phone was on connection 4 of
+        // run e1; the broker restarted as e2 and the phone went reconnecting; its new connection
+        // (e2, 3) was acknowledged by the killed controller and lost; its connect was not.
+        broker_epoch(e1);
+        on_line("alice", "phone", 4);
+        broker_epoch(e2);
+        REQUIRE(member("p", "alice")->state == member_state::reconnecting);
+        const auto record = eng.record("alice");
+        REQUIRE(record.has_value());
+        eng = engine{engine_config{grace, 4}};
+        eng.restore(broker_record{e2, {}, {e1}});
+        eng.restore(*record);
+        CHECK(connect("alice", "phone", "s53") == outcome::applied);
+        // The retained epoch confirms e2. The phone is recorded on e1, but its session runs on a
+        // connection not seen yet: the census judges it, not the confirmation.
+        broker_epoch(e2);
+        CHECK(eng.user("alice")->devices.at(0).state == device_state::live);
+        CHECK(census(e2, 3, {entry("alice", "phone", 3)}) == outcome::applied);
+        CHECK(eng.user("alice")->devices.at(0).connection_seq == 3);
+        // Its joins apply: s53 is current (they were stale for ever before the fix).
+        CHECK(join("q", "alice", "phone", "s53") == outcome::applied);
+        CHECK(member("q", "alice")->state == member_state::present);
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "after a restart a newer run leaves an unplaced session to the census") {
+        // The same loss, but the restarted controller's record still names run e1: the retained
+        // epoch of e2 that answers its subscription is a newer run, and its reconciliation must
+        // not end s53 either (the queue delivered before it may hold e2's traffic).
+        broker_epoch(e1);
+        on_line("alice", "phone", 4);
+        closed("alice", "phone", e1, 4);
+        const auto record = eng.record("alice");
+        REQUIRE(record.has_value());
+        eng = engine{engine_config{grace, 4}};
+        eng.restore(broker_record{e1, {}, {}});
+        eng.restore(*record);
+        CHECK(connect("alice", "phone", "s53") == outcome::applied);
+        CHECK(eng.user("alice")->devices.at(0).session_unplaced);
+        broker_epoch(e2);
+        CHECK(eng.user("alice")->devices.at(0).state == device_state::live);
+        CHECK(census(e2, 3, {entry("alice", "phone", 3)}) == outcome::applied);
+        CHECK_FALSE(eng.user("alice")->devices.at(0).session_unplaced);
+        CHECK(join("q", "alice", "phone", "s53") == outcome::applied);
+        CHECK(member("q", "alice")->state == member_state::present);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "a live epoch change ends an unplaced session of the old run") {
+        // Simulation seed 1807 reduced: a running controller confirmed e1; the phone's connect on
+        // a connection of e1 came while it was reconnecting; then the broker restarted as e2. The
+        // live epoch message precedes e2's traffic, so s53 ran on e1 and is gone: reconnecting
+        // (left to a census, the phone would be a ghost when none follows).
+        broker_epoch(e1);
+        on_line("alice", "phone", 4);
+        closed("alice", "phone", e1, 4);
+        connect("alice", "phone", "s53");
+        REQUIRE(eng.user("alice")->devices.at(0).session_unplaced);
+        take();
+        CHECK(broker_epoch(e2) == outcome::applied);
+        CHECK(member("p", "alice")->state == member_state::reconnecting);
+        CHECK_FALSE(eng.user("alice")->devices.at(0).session_unplaced);
+        advance(grace);
+        tick();
+        CHECK(member("p", "alice") == nullptr);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "an unplaced session the census does not list ends: reconnecting, then gone") {
+        // After a restart, s53 may be a redelivered connect of a connection that is gone: the
+        // confirmation leaves it, and without a listed connection the census ends it, so it
+        // never lingers as a ghost.
+        broker_epoch(e1);
+        on_line("alice", "phone", 4);
+        closed("alice", "phone", e1, 4);
+        const auto record = eng.record("alice");
+        REQUIRE(record.has_value());
+        eng = engine{engine_config{grace, 4}};
+        eng.restore(broker_record{e1, {}, {}});
+        eng.restore(*record);
+        connect("alice", "phone", "s53");
+        broker_epoch(e1);
+        REQUIRE(member("p", "alice")->state == member_state::present);
+        take();
+        CHECK(census(e1, 7, {}) == outcome::applied);
+        CHECK(member("p", "alice")->state == member_state::reconnecting);
+        advance(grace);
+        tick();
+        CHECK(member("p", "alice") == nullptr);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture,
+                      "a repeated closed of the connection before an unplaced session is a "
+                      "duplicate") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 4);
+        closed("alice", "phone", e1, 4);
+        connect("alice", "phone", "s53");
+        take();
+        // A QoS 1 repeat of the closed that came before s53 cannot end s53.
+        CHECK(closed("alice", "phone", e1, 4) == outcome::duplicate);
+        CHECK(take().empty());
+        CHECK(member("p", "alice")->state == member_state::present);
+        // The opened of s53's connection places it; a later closed of that one ends it.
+        CHECK(opened("alice", "phone", e1, 6) == outcome::applied);
+        CHECK_FALSE(eng.user("alice")->devices.at(0).session_unplaced);
+        CHECK(closed("alice", "phone", e1, 6) == outcome::applied);
+        CHECK(member("p", "alice")->state == member_state::reconnecting);
+    }
+
+    TEST_CASE_FIXTURE(census_fixture, "an unplaced session survives a restart through the record") {
+        broker_epoch(e1);
+        on_line("alice", "phone", 4);
+        closed("alice", "phone", e1, 4);
+        connect("alice", "phone", "s53");
+        const auto record = eng.record("alice");
+        REQUIRE(record.has_value());
+        eng = engine{engine_config{grace, 4}};
+        eng.restore(broker_record{e1, {}, {}});
+        eng.restore(*record);
+        CHECK(eng.user("alice")->devices.at(0).session_unplaced);
+        CHECK(closed("alice", "phone", e1, 4) == outcome::duplicate);
+        CHECK(member("p", "alice")->state == member_state::present);
+    }
 }

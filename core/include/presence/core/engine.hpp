@@ -56,6 +56,9 @@ struct engine_stats {
 // State. A device is live (a connection is open) or lost (none is; published as reconnecting,
 // it is forgotten at its deadline). It has a current session id (empty: none named yet), the
 // broker connection (epoch, seq) it was last seen on, and a bounded list of its ended sessions.
+// A session that a connect or join names while the device is lost is unplaced: it runs on a
+// connection newer than the recorded one whose opened has not come (yet, or ever: a killed
+// controller acknowledged it), until the next applied opened or closed places it.
 // That list is the one way of knowing a session ended: the current session joins it when its
 // connection dies, and a forgotten device's list lives on as tombstones. An input naming an
 // ended session is stale; an empty session id names the current session. A message about a
@@ -81,24 +84,28 @@ struct engine_stats {
 //   retired (one of the last few replaced)       stale
 //   the current epoch                            current; the broker's epoch message confirms a
 //                                                tentative epoch and reconciles (devices seen on no
-//                                                run are left to the census)
+//                                                run and unplaced ones are left to the census)
 //   unknown, and before the current run by the   stale (a late event of an older run); e retired
 //   broker's clock
 //   unknown, no epoch yet, a lifecycle event     tentative current, no reconciliation (it may be a
 //                                                redelivery of an older run)
 //   unknown otherwise                            newer run: the old epoch is retired and every live
 //                                                device not seen on e goes lost (now + grace, its
-//                                                session ends; last_seen unchanged)
+//                                                session ends; last_seen unchanged), except,
+//                                                at the first epoch message since a start or
+//                                                restore, an unplaced one (left to the census)
 //   opened(e, n)  stale if seen on (e, >n), or on (e, n) and lost; duplicate if live on (e, n);
 //                 else live on (e, n) (lost -> back), session unchanged. An unknown device is
 //                 created live, unless it was forgotten on (e, >=n) (stale).
 //   closed(e, n)  stale if seen on (e, >n) (unknown device: stale if forgotten on (e, >=n), else
-//                 unknown); duplicate if lost on (e, n); lost on another connection: records
+//                 unknown); duplicate if lost on (e, n), or unplaced and recorded on (e, n) (that
+//                 connection ended before the session began); lost on another connection: records
 //                 (e, n), deadline kept; live: exactly a will of the current session.
 //   census(e, n, open)  the broker's open connections after every event up to n: first the epoch
 //                 message of e (stale if retired or older); then opened(e, k) for each listed
-//                 (d, k), and closed(e, k) for each live device recorded on (e, k <= n), or on
-//                 no connection, that is not listed. Heals events a killed controller acked.
+//                 (d, k), and closed(e, k) for each live device not listed that is recorded on
+//                 (e, k <= n), on no connection, or (unplaced) on another run. Heals events a
+//                 killed controller acked.
 // The outcome of opened and closed is the device's; epoch changes are reported through
 // take_reconciliations(). Only opened makes a device live with its current session ended, so the
 // will and disconnect rules that mention it never fire without the plugin.

@@ -60,6 +60,8 @@ struct device_view {
     // (0 and 0 when none was seen): published so that a restarted controller still knows it.
     std::uint64_t broker_epoch = 0;
     std::uint64_t connection_seq = 0;
+    // Live only: the session runs on a connection newer than the one above, not yet seen.
+    bool session_unplaced = false;
 
     friend bool operator==(const device_view&, const device_view&) = default;
 };
