@@ -25,6 +25,16 @@ struct census_fixture : engine_fixture {
         present("p", user, device, "s-" + device);
     }
 
+    // A controller killed now and restarted: a new engine restored from the broker-run record
+    // `broker` and alice's private record, as `host::restore` does.
+    void restart_with_alice(const broker_record& broker) {
+        const auto record = eng.record("alice");
+        REQUIRE(record.has_value());
+        eng = engine{engine_config{grace, 4}};
+        eng.restore(broker);
+        eng.restore(*record);
+    }
+
     std::vector<event_kind> event_kinds() {
         std::vector<event_kind> out;
         for (const auto& e : events_of(take())) out.push_back(e.kind);
@@ -196,54 +206,38 @@ TEST_SUITE("engine census") {
     TEST_CASE_FIXTURE(census_fixture,
                       "after a restart a session named while reconnecting waits for the census") {
         // Simulation seed 25153 reduced. Before the crash: alice's phone was on connection 4 of
-        // run e1; the broker restarted as e2 and the phone went reconnecting; its new connection
-        // (e2, 3) was acknowledged by the killed controller and lost; its connect was not.
+        // run e1, in party p; the broker restarted as e2 and the phone went reconnecting; its new
+        // connection (e2, 3) was acknowledged by the killed controller and lost; its connect s53
+        // was not.
         broker_epoch(e1);
         on_line("alice", "phone", 4);
-        broker_epoch(e2);
-        REQUIRE(member("p", "alice")->state == member_state::reconnecting);
-        const auto record = eng.record("alice");
-        REQUIRE(record.has_value());
-        eng = engine{engine_config{grace, 4}};
-        eng.restore(broker_record{e2, {}, {e1}});
-        eng.restore(*record);
+        SUBCASE("the record names e2: the retained epoch confirms it") {
+            broker_epoch(e2);
+            REQUIRE(member("p", "alice")->state == member_state::reconnecting);
+            restart_with_alice(broker_record{e2, {}, {e1}});
+        }
+        SUBCASE("the record still names e1: the retained epoch of e2 is a newer run") {
+            // The queue delivered before it may hold e2's traffic, as here.
+            closed("alice", "phone", e1, 4);
+            restart_with_alice(broker_record{e1, {}, {}});
+        }
         CHECK(connect("alice", "phone", "s53") == outcome::applied);
-        // The retained epoch confirms e2. The phone is recorded on e1, but its session runs on a
-        // connection not seen yet: the census judges it, not the confirmation.
+        CHECK(eng.user("alice")->devices.at(0).session_unplaced);
+        // The phone is recorded on e1, but its session runs on a connection not seen yet: the
+        // census judges it, not the first reconciliation.
         broker_epoch(e2);
         CHECK(eng.user("alice")->devices.at(0).state == device_state::live);
         CHECK(census(e2, 3, {entry("alice", "phone", 3)}) == outcome::applied);
         CHECK(eng.user("alice")->devices.at(0).connection_seq == 3);
+        CHECK_FALSE(eng.user("alice")->devices.at(0).session_unplaced);
         // Its joins apply: s53 is current (they were stale for ever before the fix).
-        CHECK(join("q", "alice", "phone", "s53") == outcome::applied);
+        REQUIRE(join("q", "alice", "phone", "s53") == outcome::applied);
         CHECK(member("q", "alice")->state == member_state::present);
         CHECK(member("p", "alice")->state == member_state::present);
     }
 
     TEST_CASE_FIXTURE(census_fixture,
-                      "after a restart a newer run leaves an unplaced session to the census") {
-        // The same loss, but the restarted controller's record still names run e1: the retained
-        // epoch of e2 that answers its subscription is a newer run, and its reconciliation must
-        // not end s53 either (the queue delivered before it may hold e2's traffic).
-        broker_epoch(e1);
-        on_line("alice", "phone", 4);
-        closed("alice", "phone", e1, 4);
-        const auto record = eng.record("alice");
-        REQUIRE(record.has_value());
-        eng = engine{engine_config{grace, 4}};
-        eng.restore(broker_record{e1, {}, {}});
-        eng.restore(*record);
-        CHECK(connect("alice", "phone", "s53") == outcome::applied);
-        CHECK(eng.user("alice")->devices.at(0).session_unplaced);
-        broker_epoch(e2);
-        CHECK(eng.user("alice")->devices.at(0).state == device_state::live);
-        CHECK(census(e2, 3, {entry("alice", "phone", 3)}) == outcome::applied);
-        CHECK_FALSE(eng.user("alice")->devices.at(0).session_unplaced);
-        CHECK(join("q", "alice", "phone", "s53") == outcome::applied);
-        CHECK(member("q", "alice")->state == member_state::present);
-    }
-
-    TEST_CASE_FIXTURE(census_fixture, "a live epoch change ends an unplaced session of the old run") {
+                      "a live epoch change ends an unplaced session of the old run") {
         // Simulation seed 1807 reduced: a running controller confirmed e1; the phone's connect on
         // a connection of e1 came while it was reconnecting; then the broker restarted as e2. The
         // live epoch message precedes e2's traffic, so s53 ran on e1 and is gone: reconnecting
@@ -262,19 +256,16 @@ TEST_SUITE("engine census") {
         CHECK(member("p", "alice") == nullptr);
     }
 
-    TEST_CASE_FIXTURE(census_fixture,
-                      "an unplaced session the census does not list ends: reconnecting, then gone") {
+    TEST_CASE_FIXTURE(
+        census_fixture,
+        "an unplaced session the census does not list ends: reconnecting, then gone") {
         // After a restart, s53 may be a redelivered connect of a connection that is gone: the
         // confirmation leaves it, and without a listed connection the census ends it, so it
         // never lingers as a ghost.
         broker_epoch(e1);
         on_line("alice", "phone", 4);
         closed("alice", "phone", e1, 4);
-        const auto record = eng.record("alice");
-        REQUIRE(record.has_value());
-        eng = engine{engine_config{grace, 4}};
-        eng.restore(broker_record{e1, {}, {}});
-        eng.restore(*record);
+        restart_with_alice(broker_record{e1, {}, {}});
         connect("alice", "phone", "s53");
         broker_epoch(e1);
         REQUIRE(member("p", "alice")->state == member_state::present);
@@ -310,11 +301,7 @@ TEST_SUITE("engine census") {
         on_line("alice", "phone", 4);
         closed("alice", "phone", e1, 4);
         connect("alice", "phone", "s53");
-        const auto record = eng.record("alice");
-        REQUIRE(record.has_value());
-        eng = engine{engine_config{grace, 4}};
-        eng.restore(broker_record{e1, {}, {}});
-        eng.restore(*record);
+        restart_with_alice(broker_record{e1, {}, {}});
         CHECK(eng.user("alice")->devices.at(0).session_unplaced);
         CHECK(closed("alice", "phone", e1, 4) == outcome::duplicate);
         CHECK(member("p", "alice")->state == member_state::present);
