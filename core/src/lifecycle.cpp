@@ -53,7 +53,9 @@ bool engine::state::admit_epoch(std::uint64_t epoch, time_point broker_time, boo
                 (epoch_since_ == time_point{} || broker_time < epoch_since_)) {
                 epoch_since_ = broker_time;
             }
-            if (announced && !epoch_reconciled_) reconcile(0, now, /*first=*/true, /*confirming=*/true);
+            if (announced && !epoch_reconciled_) {
+                reconcile(0, now, /*first=*/true, /*confirming=*/true);
+            }
             return true;
         case epoch_verdict::first_seen:
             broker_epoch_ = epoch;

@@ -56,11 +56,11 @@ struct device_rec {
     // named a new session). A vector, not a deque: an empty libstdc++ deque already holds ~600
     // bytes, which was a third of the memory per member.
     std::vector<std::string> ended;
-    // Live only: the current session was named by a connect while the device was lost, so it
-    // runs on a connection newer than `connection` whose opened event has not been applied (it
-    // is still coming, or a killed controller acknowledged it and lost it). A broker-run
-    // reconciliation leaves such a device to the connection census, which knows its connection,
-    // and the recorded connection's own late closed event cannot end it.
+    // Live only: the current session was named by a connect or join while the device was lost,
+    // so it runs on a connection newer than `connection` whose opened event has not been applied
+    // (it is still coming, or a killed controller acknowledged it and lost it). The first
+    // reconciliation after a start or restore leaves such a device to the connection census,
+    // which knows its connection, and the recorded connection's own late closed cannot end it.
     bool session_unplaced = false;
     std::set<std::string, std::less<>> parties;
 
