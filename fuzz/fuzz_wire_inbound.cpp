@@ -30,6 +30,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (msg.broker_epoch == 0) __builtin_trap();
             return 0;
         }
+        // Neither does the census: its epoch is never 0, and every connection it lists has
+        // valid identifiers and a number in 1..last_connection_seq.
+        if (msg.kind == presence::wire::inbound_kind::broker_census) {
+            if (msg.broker_epoch == 0) __builtin_trap();
+            for (const auto& c : msg.census) {
+                if (!presence::wire::valid_identifier(c.device.user_id) ||
+                    !presence::wire::valid_identifier(c.device.device_id) ||
+                    c.connection_seq == 0 || c.connection_seq > msg.connection_seq) {
+                    __builtin_trap();
+                }
+            }
+            return 0;
+        }
         // An accepted message has valid identifiers, whatever the bytes were.
         if (!presence::wire::valid_identifier(msg.device.user_id) ||
             !presence::wire::valid_identifier(msg.device.device_id)) {
